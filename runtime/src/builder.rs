@@ -1,0 +1,212 @@
+//! `Builder`: configures and starts a `Runtime`.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::scheduler::multi_thread::Tuning;
+use crate::scheduler::{current_thread, multi_thread, Scheduler};
+use crate::{Handle, Runtime};
+
+type Callback = Arc<dyn Fn() + Send + Sync>;
+
+/// Thread settings shared by every worker of a runtime.
+#[derive(Clone)]
+pub(crate) struct ThreadConfig {
+    pub(crate) name: Arc<dyn Fn() -> String + Send + Sync>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) on_start: Option<Callback>,
+    pub(crate) on_stop: Option<Callback>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    CurrentThread,
+    MultiThread,
+}
+
+/// Configures a [`Runtime`].
+///
+/// ```
+/// let rt = tern_runtime::Builder::new_multi_thread()
+///     .worker_threads(2)
+///     .thread_name("my-worker")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// ```
+pub struct Builder {
+    kind: Kind,
+    worker_threads: Option<usize>,
+    threads: ThreadConfig,
+    event_interval: u32,
+    global_queue_interval: u32,
+    lifo_slot: bool,
+    enable_io: bool,
+    enable_time: bool,
+}
+
+impl Builder {
+    /// A work-stealing runtime with one worker thread per core.
+    pub fn new_multi_thread() -> Builder {
+        Builder::new(Kind::MultiThread)
+    }
+
+    /// A runtime that runs every task on the thread calling `block_on`.
+    pub fn new_current_thread() -> Builder {
+        Builder::new(Kind::CurrentThread)
+    }
+
+    fn new(kind: Kind) -> Builder {
+        Builder {
+            kind,
+            worker_threads: None,
+            threads: ThreadConfig {
+                name: Arc::new(|| "tern-worker".to_string()),
+                stack_size: None,
+                on_start: None,
+                on_stop: None,
+            },
+            event_interval: 61,
+            global_queue_interval: 31,
+            lifo_slot: true,
+            enable_io: false,
+            enable_time: false,
+        }
+    }
+
+    /// Number of worker threads (multi-thread only). Default: the number of cores
+    /// (`std::thread::available_parallelism`).
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        assert!(n > 0, "worker_threads must be at least 1");
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Name of every worker thread. Default `tern-worker`.
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        let name: String = name.into();
+        self.threads.name = Arc::new(move || name.clone());
+        self
+    }
+
+    /// Computes each worker thread's name, e.g. with a counter.
+    pub fn thread_name_fn(&mut self, f: impl Fn() -> String + Send + Sync + 'static) -> &mut Self {
+        self.threads.name = Arc::new(f);
+        self
+    }
+
+    /// Stack size of worker threads, in bytes.
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.threads.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `f` on each worker thread when it starts, before any task.
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.threads.on_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread just before it exits.
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.threads.on_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Current-thread scheduler: tasks run between two polls of the `block_on`
+    /// future when it stays pending. Default 61. (The multi-thread scheduler
+    /// gains its reactor-polling interval with the reactor.)
+    pub fn event_interval(&mut self, ticks: u32) -> &mut Self {
+        self.event_interval = ticks.max(1);
+        self
+    }
+
+    /// Ticks between forced checks of the global injector. Default 31.
+    pub fn global_queue_interval(&mut self, ticks: u32) -> &mut Self {
+        self.global_queue_interval = ticks.max(1);
+        self
+    }
+
+    /// Turns off the LIFO slot: woken tasks always go to the back of the queue.
+    pub fn disable_lifo_slot(&mut self) -> &mut Self {
+        self.lifo_slot = false;
+        self
+    }
+
+    /// Asks for the I/O and timer drivers. The reactor (`tern-reactor`) is not wired
+    /// in yet: today this only records the request, and [`Builder::io_requested`]
+    /// reports it.
+    pub fn enable_all(&mut self) -> &mut Self {
+        self.enable_io().enable_time()
+    }
+
+    /// Asks for the I/O driver (recorded; see [`Builder::enable_all`]).
+    pub fn enable_io(&mut self) -> &mut Self {
+        self.enable_io = true;
+        self
+    }
+
+    /// Asks for the timer driver (recorded; see [`Builder::enable_all`]).
+    pub fn enable_time(&mut self) -> &mut Self {
+        self.enable_time = true;
+        self
+    }
+
+    /// Whether `enable_io`/`enable_all` was called, for the reactor wiring.
+    pub fn io_requested(&self) -> bool {
+        self.enable_io
+    }
+
+    /// Whether `enable_time`/`enable_all` was called, for the reactor wiring.
+    pub fn time_requested(&self) -> bool {
+        self.enable_time
+    }
+
+    /// Starts the runtime.
+    ///
+    /// # Errors
+    /// When the operating system refuses to start a worker thread.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        match self.kind {
+            Kind::CurrentThread => {
+                let shared = current_thread::Shared::new(self.event_interval, self.global_queue_interval);
+                Ok(Runtime::from_parts(Handle { inner: Scheduler::Current(shared) }, None))
+            }
+            Kind::MultiThread => {
+                let n = self
+                    .worker_threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+                let tuning = Tuning {
+                    global_queue_interval: self.global_queue_interval,
+                    lifo_slot: self.lifo_slot,
+                };
+                let (shared, workers) = multi_thread::Shared::start(n, &self.threads, tuning)?;
+                Ok(Runtime::from_parts(Handle { inner: Scheduler::Multi(shared) }, Some(workers)))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("kind", &self.kind)
+            .field("worker_threads", &self.worker_threads)
+            .field("event_interval", &self.event_interval)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .field("lifo_slot", &self.lifo_slot)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A thread-name function that numbers threads: `prefix-0`, `prefix-1`, ...
+pub fn numbered_thread_names(prefix: &str) -> impl Fn() -> String + Send + Sync + 'static {
+    let prefix = prefix.to_string();
+    let next = AtomicUsize::new(0);
+    move || format!("{prefix}-{}", next.fetch_add(1, Ordering::Relaxed))
+}

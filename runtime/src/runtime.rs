@@ -1,0 +1,163 @@
+//! `Runtime`, and the free functions `block_on` and `spawn`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::coop::Budget;
+use crate::park::Parker;
+use crate::scheduler::{multi_thread, Scheduler};
+use crate::task::JoinHandle;
+use crate::{context, Builder, Handle, RuntimeMetrics};
+
+/// A running scheduler: its worker threads (multi-thread) and the state tasks share.
+///
+/// Dropping it shuts it down: every task's future is dropped and the workers are
+/// joined (waiting for any task in the middle of a poll to return; see
+/// [`Runtime::shutdown_timeout`] to bound that wait).
+pub struct Runtime {
+    handle: Handle,
+    workers: Option<multi_thread::Workers>,
+}
+
+impl Runtime {
+    /// A multi-thread runtime with one worker per core.
+    ///
+    /// # Errors
+    /// When a worker thread cannot be started.
+    pub fn new() -> std::io::Result<Runtime> {
+        Builder::new_multi_thread().build()
+    }
+
+    /// A current-thread runtime: tasks run inside `block_on` on the calling thread.
+    pub fn new_current_thread() -> Runtime {
+        Builder::new_current_thread().build().expect("a current-thread runtime starts no threads")
+    }
+
+    pub(crate) fn from_parts(handle: Handle, workers: Option<multi_thread::Workers>) -> Runtime {
+        Runtime { handle, workers }
+    }
+
+    /// Runs `future` to completion on this thread, with this runtime as the
+    /// current one (so `spawn` inside works). The thread parks whenever the
+    /// future is pending; it never spins.
+    ///
+    /// # Panics
+    /// When called from a thread that already drives a runtime (a worker, or
+    /// inside another `block_on`): that would stall the tasks queued on it.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match &self.handle.inner {
+            Scheduler::Current(s) => s.block_on(&self.handle, future),
+            Scheduler::Multi(_) => {
+                let _enter = context::enter_runtime(&self.handle);
+                park_on(future)
+            }
+        }
+    }
+
+    /// Spawns a task onto this runtime (see [`Handle::spawn`]).
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// A handle for spawning from other threads.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The runtime's counters.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Shuts down: drops every task's future (idle ones at once, running ones
+    /// when their current poll returns), then waits at most `timeout` for the
+    /// workers to exit. Threads stuck in a poll past the deadline are detached,
+    /// never waited on: this call does not hang.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    /// Shuts down without waiting for the workers (`shutdown_timeout(0)`).
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO)
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        match &self.handle.inner {
+            Scheduler::Current(s) => s.shutdown(),
+            Scheduler::Multi(s) => {
+                if let Some(mut workers) = self.workers.take() {
+                    s.shutdown(&mut workers, timeout);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("handle", &self.handle).finish()
+    }
+}
+
+/// Polls `future` on this thread, parking between polls until its waker fires.
+pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
+    let parker = Parker::new();
+    let waker = parker.unparker().into_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(v) = context::with_budget(Budget::initial(), || future.as_mut().poll(&mut cx)) {
+            return v;
+        }
+        parker.park();
+    }
+}
+
+/// Starts a multi-thread runtime (one worker per core), runs `future` on this
+/// thread to completion, then shuts the runtime down.
+///
+/// ```
+/// fn main() {
+///     let v = tern_runtime::block_on(async {
+///         tern_runtime::spawn(async { 21 * 2 }).await.unwrap()
+///     });
+///     assert_eq!(v, 42);
+/// }
+/// ```
+///
+/// # Panics
+/// From inside a runtime (see [`Runtime::block_on`]), or when the worker threads
+/// cannot be started.
+#[track_caller]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let rt = Runtime::new().expect("failed to start the tern runtime's worker threads");
+    rt.block_on(future)
+}
+
+/// Spawns `future` on the current runtime (see [`Handle::spawn`]).
+///
+/// # Panics
+/// Outside a runtime context.
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn(future)
+}

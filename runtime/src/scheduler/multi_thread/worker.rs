@@ -1,0 +1,182 @@
+//! A worker thread's run loop.
+//!
+//! Each tick: every `global_queue_interval` ticks look at the injector first (so
+//! remote work is never starved by a busy local queue); otherwise LIFO slot, local
+//! queue, injector; then steal from a random victim; then park. After a task is
+//! polled, the task it woke into the LIFO slot runs next, at most
+//! `MAX_LIFO_POLLS_PER_TICK` times in a row, so a ping-pong pair cannot keep the
+//! rest of the queue waiting.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use super::{Core, Shared, Task};
+use crate::loom::{fence, Ordering::SeqCst};
+use crate::metrics;
+use crate::scheduler::Scheduler;
+use crate::{context, Handle};
+
+const MAX_LIFO_POLLS_PER_TICK: u32 = 3;
+
+/// The worker's state visible to code running on its thread (`schedule`).
+struct WorkerContext {
+    shared: Arc<Shared>,
+    /// The core is here while a task is being polled, so wakes and spawns from
+    /// that task can reach the LIFO slot and local queue.
+    core: RefCell<Option<Box<Core>>>,
+}
+
+std::thread_local! {
+    static WORKER: Cell<*const WorkerContext> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Calls `f` with this thread's core if the thread is a worker of `shared` and the
+/// core is available (it is, while a task polls); else with `None`.
+pub(super) fn with_current_core<R>(shared: &Arc<Shared>, f: impl FnOnce(Option<&mut Core>) -> R) -> R {
+    let ptr = WORKER.with(Cell::get);
+    if !ptr.is_null() {
+        // SAFETY: the pointer is set by `run` to a context on its stack and cleared
+        // before that frame ends; only this thread reads it.
+        let cx = unsafe { &*ptr };
+        if Arc::ptr_eq(&cx.shared, shared) {
+            if let Ok(mut slot) = cx.core.try_borrow_mut() {
+                if let Some(core) = slot.as_mut() {
+                    return f(Some(core));
+                }
+            }
+        }
+    }
+    f(None)
+}
+
+pub(super) fn run(shared: &Arc<Shared>, core: Box<Core>) {
+    let handle = Handle { inner: Scheduler::Multi(shared.clone()) };
+    let _enter = context::enter_runtime(&handle);
+    let cx = WorkerContext { shared: shared.clone(), core: RefCell::new(None) };
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            WORKER.with(|w| w.set(std::ptr::null()));
+        }
+    }
+    WORKER.with(|w| w.set(&cx));
+    let _reset = Reset;
+
+    let mut core = core;
+    while !shared.is_shutdown() {
+        core.tick = core.tick.wrapping_add(1);
+        if let Some(task) = next_task(shared, &mut core) {
+            core = run_task(&cx, core, task);
+            continue;
+        }
+        if let Some(task) = steal_work(shared, &mut core) {
+            core = run_task(&cx, core, task);
+            continue;
+        }
+        core = park(shared, core);
+    }
+
+    // Shutdown: release the references this worker still queues.
+    drop(core.lifo.take());
+    while core.queue.pop().is_some() {}
+}
+
+fn next_task(shared: &Shared, core: &mut Core) -> Option<Task> {
+    let n = shared.num_workers();
+    let from_inject = |core: &mut Core| {
+        let fair_share = shared.inject.len() / n + 1;
+        core.queue.take_from_injector(&shared.inject, fair_share)
+    };
+    if core.tick % shared.tuning.global_queue_interval == 0 {
+        if let Some(task) = super::queue::retry(|| shared.inject.steal()) {
+            return Some(task);
+        }
+    }
+    core.lifo.take().or_else(|| core.queue.pop()).or_else(|| from_inject(core))
+}
+
+/// Looks through the other workers' queues, then the injector. Only enters the
+/// searching state when fewer than half the workers already search.
+fn steal_work(shared: &Shared, core: &mut Core) -> Option<Task> {
+    if !core.searching {
+        if !shared.idle.transition_worker_to_searching() {
+            return None;
+        }
+        core.searching = true;
+    }
+    let n = shared.num_workers();
+    let start = core.rand.below(n);
+    for i in 0..n {
+        let victim = (start + i) % n;
+        if victim == core.index {
+            continue;
+        }
+        if let Some(task) = core.queue.steal_half_from(&shared.remotes[victim].stealer) {
+            let m = &shared.metrics[core.index];
+            metrics::add(&m.steals, 1 + core.queue.len() as u64);
+            metrics::bump(&m.steal_operations);
+            return Some(task);
+        }
+    }
+    core.queue.take_from_injector(&shared.inject, shared.inject.len() / n + 1)
+}
+
+fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Task) -> Box<Core> {
+    let shared = &*cx.shared;
+    if core.searching {
+        core.searching = false;
+        if shared.idle.transition_worker_from_searching() {
+            // We were the last searcher and found work: there may be more.
+            shared.notify_parked();
+        }
+    }
+    let m = &shared.metrics[core.index];
+    let mut lifo_polls = 0;
+    let mut task = task;
+    loop {
+        metrics::bump(&m.polls);
+        *cx.core.borrow_mut() = Some(core);
+        task.run();
+        core = cx.core.borrow_mut().take().expect("worker core lost during a poll");
+        let Some(next) = core.lifo.take() else { return core };
+        if lifo_polls >= MAX_LIFO_POLLS_PER_TICK {
+            // Ping-pong cap: the woken task waits its turn in the queue.
+            if core.queue.push_back_or_overflow(next, &shared.inject) {
+                metrics::bump(&m.overflows);
+            }
+            return core;
+        }
+        lifo_polls += 1;
+        task = next;
+    }
+}
+
+fn park(shared: &Shared, mut core: Box<Core>) -> Box<Core> {
+    let index = core.index;
+    debug_assert!(core.lifo.is_none() && core.queue.is_empty());
+    metrics::bump(&shared.metrics[index].parks);
+    if shared.idle.transition_worker_to_parked(index, core.searching) {
+        // Last searcher out: a task pushed while we searched may have seen us
+        // searching and woken nobody. Look once more before sleeping.
+        fence(SeqCst);
+        if has_work(shared) {
+            shared.notify_parked();
+        }
+    }
+    core.searching = false;
+    loop {
+        core.parker.park();
+        if shared.is_shutdown() {
+            return core;
+        }
+        if !shared.idle.is_parked(index) {
+            // `worker_to_notify` took us off the list and counted us as searching.
+            core.searching = true;
+            return core;
+        }
+    }
+}
+
+fn has_work(shared: &Shared) -> bool {
+    !shared.inject.is_empty() || shared.remotes.iter().any(|r| !r.stealer.is_empty())
+}
