@@ -113,6 +113,11 @@ pub(crate) fn set_budget(b: Budget) {
     let _ = CONTEXT.try_with(|c| c.budget.set(b));
 }
 
+/// `true` while this thread is a worker or inside `block_on`.
+pub(crate) fn is_entered() -> bool {
+    CONTEXT.try_with(|c| c.entered.get()).unwrap_or(false)
+}
+
 pub(crate) fn task_id() -> Option<Id> {
     CONTEXT.try_with(|c| c.task_id.get()).ok().flatten()
 }

@@ -104,7 +104,13 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.shutdown(None);
+        if context::is_entered() {
+            // Dropped on a runtime thread (possibly one of our own workers, inside
+            // a task): waiting for the workers could wait on this very thread.
+            self.shutdown(Some(Duration::ZERO));
+        } else {
+            self.shutdown(None);
+        }
     }
 }
 

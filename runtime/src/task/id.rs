@@ -13,10 +13,17 @@ use std::num::NonZeroU64;
 pub struct Id(pub(crate) NonZeroU64);
 
 impl Id {
+    /// The id of a task never bound to a registry (spawned after shutdown).
+    pub(crate) const UNREGISTERED: Id = match NonZeroU64::new(1 << 32) {
+        Some(v) => Id(v),
+        None => unreachable!(),
+    };
+
+    /// `slot` is the registry slot plus one; `generation` counts slot reuse and
+    /// is at least 1, so the id is never zero.
     pub(crate) fn from_parts(generation: u32, slot: u32) -> Id {
-        let raw = (u64::from(generation) << 32) | u64::from(slot);
-        // Slot 0 with generation 0 is the only zero; callers never build it.
-        Id(NonZeroU64::new(raw).unwrap_or(NonZeroU64::MIN))
+        let raw = (u64::from(generation.max(1)) << 32) | u64::from(slot);
+        Id(NonZeroU64::new(raw).expect("generation is at least 1"))
     }
 
     /// The registry slot plus one (0: never registered).

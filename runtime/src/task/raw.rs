@@ -91,7 +91,7 @@ where
             header: Header {
                 state: State::new(),
                 vtable: &Self::VTABLE,
-                id: Id::from_parts(0, 0),
+                id: Id::UNREGISTERED,
             },
             scheduler,
             join_waker: UnsafeCell::new(None),
@@ -226,19 +226,23 @@ where
         let state = &cell.header.state;
         if !state.load().is_complete() {
             let header = NonNull::from(&cell.header);
-            let still_running = cell.scheduler.owned().with_shard_lock(header, || {
+            // Clone before and drop after the critical section: waker code is
+            // user code and must not run under the registry lock.
+            let mut new = Some(waker.clone());
+            let (still_running, old) = cell.scheduler.owned().with_shard_lock(header, || {
                 if state.load().is_complete() {
-                    return false;
+                    return (false, None);
                 }
                 // SAFETY: the join waker is only touched under this shard lock.
-                cell.join_waker.with_mut(|w| unsafe {
+                let old = cell.join_waker.with_mut(|w| unsafe {
                     match &mut *w {
-                        Some(old) if old.will_wake(waker) => {}
-                        slot => *slot = Some(waker.clone()),
+                        Some(old) if old.will_wake(waker) => None,
+                        slot => std::mem::replace(slot, new.take()),
                     }
                 });
-                true
+                (true, old)
             });
+            drop((old, new));
             if still_running {
                 return;
             }
