@@ -8,12 +8,8 @@
 //! - [`inference`]: GGUF, tokenizer, BitNet forward pass and serving (in progress).
 //!
 //! ```
-//! fn main() {
-//!     let answer = tern::runtime::block_on(async {
-//!         tern::runtime::spawn(async { 6 * 7 }).await.unwrap()
-//!     });
-//!     assert_eq!(answer, 42);
-//! }
+//! let answer = tern::runtime::block_on(async { tern::runtime::spawn(async { 6 * 7 }).await.unwrap() });
+//! assert_eq!(answer, 42);
 //! ```
 
 pub use tern_inference as inference;

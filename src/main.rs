@@ -71,7 +71,11 @@ fn demo(workers: Option<usize>, tasks: u64) {
         }
         let secs = start.elapsed().as_secs_f64();
         assert_eq!(sum.load(Ordering::Relaxed), tasks * tasks.saturating_sub(1) / 2);
-        println!("fan-out:  {tasks} tasks spawned and joined in {:.1} ms ({:.2} M tasks/s)", secs * 1e3, tasks as f64 / secs / 1e6);
+        println!(
+            "fan-out:  {tasks} tasks spawned and joined in {:.1} ms ({:.2} M tasks/s)",
+            secs * 1e3,
+            tasks as f64 / secs / 1e6
+        );
 
         // A chain: each task spawns the next and awaits it.
         let start = Instant::now();

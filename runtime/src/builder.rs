@@ -181,10 +181,8 @@ impl Builder {
                 let n = self
                     .worker_threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-                let tuning = Tuning {
-                    global_queue_interval: self.global_queue_interval,
-                    lifo_slot: self.lifo_slot,
-                };
+                let tuning =
+                    Tuning { global_queue_interval: self.global_queue_interval, lifo_slot: self.lifo_slot };
                 let (shared, workers) = multi_thread::Shared::start(n, &self.threads, tuning)?;
                 Ok(Runtime::from_parts(Handle { inner: Scheduler::Multi(shared) }, Some(workers)))
             }

@@ -16,11 +16,13 @@ struct Context {
 }
 
 crate::loom::thread_local! {
-    static CONTEXT: Context = Context {
-        handle: RefCell::new(None),
-        entered: Cell::new(false),
-        budget: Cell::new(Budget::unconstrained()),
-        task_id: Cell::new(None),
+    static CONTEXT: Context = const {
+        Context {
+            handle: RefCell::new(None),
+            entered: Cell::new(false),
+            budget: Cell::new(Budget::unconstrained()),
+            task_id: Cell::new(None),
+        }
     };
 }
 
@@ -87,9 +89,7 @@ pub(crate) fn enter_task<R>(id: Id, f: impl FnOnce() -> R) -> R {
             });
         }
     }
-    let _reset = CONTEXT.with(|c| {
-        Reset(c.budget.replace(Budget::initial()), c.task_id.replace(Some(id)))
-    });
+    let _reset = CONTEXT.with(|c| Reset(c.budget.replace(Budget::initial()), c.task_id.replace(Some(id))));
     f()
 }
 

@@ -41,7 +41,9 @@ impl Handle {
     pub fn current() -> Handle {
         match Handle::try_current() {
             Ok(h) => h,
-            Err(e) => panic!("{e}: call this from inside `block_on`, a spawned task, or `Handle::enter`"),
+            Err(e) => {
+                panic!("{e}: call this from inside `block_on`, a spawned task, or `Handle::enter`")
+            }
         }
     }
 

@@ -2,16 +2,14 @@
 //! current-thread scheduler, `block_on`, co-operative budgeting and metrics.
 //!
 //! ```
-//! fn main() {
-//!     tern_runtime::block_on(async {
-//!         let handles: Vec<_> = (0..4u64).map(|i| tern_runtime::spawn(async move { i * i })).collect();
-//!         let mut sum = 0;
-//!         for h in handles {
-//!             sum += h.await.unwrap();
-//!         }
-//!         assert_eq!(sum, 14);
-//!     })
-//! }
+//! tern_runtime::block_on(async {
+//!     let handles: Vec<_> = (0..4u64).map(|i| tern_runtime::spawn(async move { i * i })).collect();
+//!     let mut sum = 0;
+//!     for h in handles {
+//!         sum += h.await.unwrap();
+//!     }
+//!     assert_eq!(sum, 14);
+//! })
 //! ```
 //!
 //! The design, the state machine and the scheduling rules are in

@@ -9,7 +9,27 @@
 mod imp {
     pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use loom::sync::Arc;
-    pub(crate) use loom::thread_local;
+
+    /// `loom::thread_local!`, also accepting `std`'s `const { .. }` initialisers
+    /// (loom's macro rejects them; the block becomes a plain initialiser).
+    macro_rules! loom_thread_local {
+        () => {};
+        ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $($init:tt)* }; $($rest:tt)*) => {
+            ::loom::thread_local!($(#[$attr])* $vis static $name: $t = { $($init)* };);
+            $crate::loom::thread_local!($($rest)*);
+        };
+        ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $($init:tt)* }) => {
+            ::loom::thread_local!($(#[$attr])* $vis static $name: $t = { $($init)* });
+        };
+        ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr; $($rest:tt)*) => {
+            ::loom::thread_local!($(#[$attr])* $vis static $name: $t = $init;);
+            $crate::loom::thread_local!($($rest)*);
+        };
+        ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr) => {
+            ::loom::thread_local!($(#[$attr])* $vis static $name: $t = $init);
+        };
+    }
+    pub(crate) use loom_thread_local as thread_local;
 
     /// A mutex whose `lock` cannot fail, like `parking_lot::Mutex`.
     #[derive(Debug)]

@@ -7,8 +7,8 @@
 //! left by an early `unpark` makes the next `park` return at once. Model-checked in
 //! `loom-tests/tests/park.rs`.
 
-use std::task::{Wake, Waker};
 use crate::loom::{Arc, AtomicUsize, Condvar, Mutex, Ordering::SeqCst};
+use std::task::{Wake, Waker};
 
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
@@ -97,6 +97,11 @@ impl Unparker {
     /// Wakes the parked thread, or makes its next `park` return at once.
     pub fn unpark(&self) {
         self.inner.unpark()
+    }
+
+    /// `true` when both unpark the same parker.
+    pub fn ptr_eq(&self, other: &Unparker) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// A `Waker` that unparks this thread.

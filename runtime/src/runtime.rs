@@ -138,12 +138,8 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
 /// thread to completion, then shuts the runtime down.
 ///
 /// ```
-/// fn main() {
-///     let v = tern_runtime::block_on(async {
-///         tern_runtime::spawn(async { 21 * 2 }).await.unwrap()
-///     });
-///     assert_eq!(v, 42);
-/// }
+/// let v = tern_runtime::block_on(async { tern_runtime::spawn(async { 21 * 2 }).await.unwrap() });
+/// assert_eq!(v, 42);
 /// ```
 ///
 /// # Panics

@@ -7,6 +7,11 @@ use std::task::{Context, Poll};
 /// Yields to the scheduler once: the task is requeued behind the tasks already
 /// waiting (never into the LIFO slot), then resumes.
 ///
+/// "Already waiting" means the worker's local queue plus, when tasks wait in the
+/// global injector (spawned or woken from outside the runtime), the worker's fair
+/// share of them (injector length / workers + 1), which it moves ahead of the
+/// yielding task. On the current-thread scheduler that is every waiting task.
+///
 /// ```
 /// tern_runtime::Runtime::new_current_thread().block_on(async {
 ///     tern_runtime::yield_now().await;

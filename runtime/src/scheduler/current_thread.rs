@@ -3,7 +3,8 @@
 //! The thread that holds the [`Core`] (one `block_on` at a time) runs tasks from
 //! its local queue and from the remote queue that other threads' wakes fill; with
 //! nothing to do it parks until a wake unparks it. A concurrent `block_on` on
-//! another thread drives only its own future.
+//! another thread drives its own future and waits for the core; when the driving
+//! `block_on` returns, a waiting one takes the core over and runs the tasks.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -25,8 +26,12 @@ type Task = Notified<Arc<Shared>>;
 
 pub(crate) struct Shared {
     remote: Mutex<VecDeque<Task>>,
+    /// `remote`'s length, readable without the lock.
+    remote_len: AtomicUsize,
     owned: OwnedTasks<Arc<Shared>>,
     core: Mutex<Option<Box<Core>>>,
+    /// `block_on` calls waiting for the core; unparked when it is put back.
+    core_waiters: Mutex<Vec<Unparker>>,
     unparker: Unparker,
     shutdown: AtomicBool,
     metrics: WorkerMetricsSet,
@@ -73,9 +78,11 @@ impl Shared {
         let parker = Parker::new();
         Arc::new(Shared {
             remote: Mutex::new(VecDeque::new()),
+            remote_len: AtomicUsize::new(0),
             owned: OwnedTasks::new(1),
             unparker: parker.unparker(),
             core: Mutex::new(Some(Box::new(Core { queue: VecDeque::new(), tick: 0, parker }))),
+            core_waiters: Mutex::new(Vec::new()),
             shutdown: AtomicBool::new(false),
             metrics: vec![CachePadded::new(WorkerMetrics::default())].into_boxed_slice(),
             remote_spawned: AtomicU64::new(0),
@@ -92,13 +99,14 @@ impl Shared {
     {
         let (join, notified) = task::spawn_task(future, self.clone(), name);
         if let Some(task) = notified {
-            self.push(task, true);
+            self.push(task, true, false);
         }
         join
     }
 
     /// Queues on the core if this thread holds it, else remotely (and unparks).
-    fn push(self: &Arc<Self>, task: Task, is_spawn: bool) {
+    /// A yielding task first lets the remote queue's tasks in ahead of it.
+    fn push(self: &Arc<Self>, task: Task, is_spawn: bool, is_yield: bool) {
         let ptr = CURRENT.with(Cell::get);
         if !ptr.is_null() {
             // SAFETY: set by `block_on` to a context on its stack, cleared before
@@ -107,6 +115,11 @@ impl Shared {
             if Arc::ptr_eq(&cx.shared, self) {
                 if let Ok(mut slot) = cx.core.try_borrow_mut() {
                     if let Some(core) = slot.as_mut() {
+                        if is_yield && self.remote_len.load(Acquire) > 0 {
+                            let mut remote = self.remote.lock();
+                            core.queue.extend(remote.drain(..));
+                            self.remote_len.store(0, Release);
+                        }
                         core.queue.push_back(task);
                         self.local_len.store(core.queue.len(), Relaxed);
                         if is_spawn {
@@ -124,24 +137,60 @@ impl Shared {
             drop(task);
             return;
         }
-        self.remote.lock().push_back(task);
+        let mut remote = self.remote.lock();
+        remote.push_back(task);
+        self.remote_len.store(remote.len(), Release);
+        drop(remote);
         self.unparker.unpark();
     }
 
     pub(crate) fn block_on<F: Future>(self: &Arc<Self>, handle: &Handle, future: F) -> F::Output {
         let _enter = context::enter_runtime(handle);
-        let Some(core) = self.core.lock().take() else {
-            // Another thread is driving the tasks: only drive our own future.
-            return crate::runtime::park_on(future);
-        };
+        let mut future = pin!(future);
+        let parker = Parker::new();
+        let me = parker.unparker();
+        let waker = me.clone().into_waker();
+        loop {
+            let core = self.core.lock().take();
+            if let Some(core) = core {
+                return self.drive(core, future);
+            }
+            // Another thread drives the tasks: poll our own future meanwhile.
+            let poll = context::with_budget(Budget::initial(), || {
+                future.as_mut().poll(&mut Context::from_waker(&waker))
+            });
+            if let Poll::Ready(v) = poll {
+                return v;
+            }
+            {
+                let mut waiters = self.core_waiters.lock();
+                if !waiters.iter().any(|w| w.ptr_eq(&me)) {
+                    waiters.push(me.clone());
+                }
+            }
+            // Registered first, checked second: a core put back in between is
+            // seen here, and one put back later unparks us.
+            if self.core.lock().is_none() {
+                parker.park();
+            }
+        }
+    }
+
+    /// Runs the tasks and `future` on this thread with `core` until `future` is done.
+    fn drive<F: Future>(self: &Arc<Self>, core: Box<Core>, mut future: std::pin::Pin<&mut F>) -> F::Output {
         let cx = CoreContext { shared: self.clone(), core: RefCell::new(Some(core)) };
-        // Puts the core back (and clears the thread-local) even if a poll panics.
+        // Puts the core back (and clears the thread-local) even if a poll panics,
+        // then lets a waiting `block_on` take it over.
         struct Restore<'a>(&'a CoreContext);
         impl Drop for Restore<'_> {
             fn drop(&mut self) {
                 CURRENT.with(|c| c.set(std::ptr::null()));
                 if let Some(core) = self.0.core.borrow_mut().take() {
                     *self.0.shared.core.lock() = Some(core);
+                }
+                let waiters = std::mem::take(&mut *self.0.shared.core_waiters.lock());
+                for w in waiters {
+                    w.unpark();
                 }
             }
         }
@@ -150,7 +199,6 @@ impl Shared {
 
         let main = Arc::new(MainWaker { woken: AtomicBool::new(true), unparker: self.unparker.clone() });
         let waker = Waker::from(main.clone());
-        let mut future = pin!(future);
         loop {
             if main.woken.swap(false, AcqRel) {
                 let poll = context::with_budget(Budget::initial(), || {
@@ -160,9 +208,13 @@ impl Shared {
                     return v;
                 }
             }
+            // Up to `event_interval` tasks between polls of the main future, even
+            // when it woke itself, so a main future that yields cannot starve them.
             let mut ran = 0;
-            while ran < self.event_interval && !main.woken.load(Acquire) {
-                let Some(task) = self.next_task(&cx) else { break };
+            while ran < self.event_interval {
+                let Some(task) = self.next_task(&cx) else {
+                    break;
+                };
                 metrics::bump(&self.metrics[0].polls);
                 task.run();
                 ran += 1;
@@ -179,10 +231,19 @@ impl Shared {
         let mut slot = cx.core.borrow_mut();
         let core = slot.as_mut().expect("core");
         core.tick = core.tick.wrapping_add(1);
-        let task = if core.tick % self.global_queue_interval == 0 {
-            self.remote.lock().pop_front().or_else(|| core.queue.pop_front())
+        let pop_remote = || {
+            if self.remote_len.load(Acquire) == 0 {
+                return None;
+            }
+            let mut remote = self.remote.lock();
+            let task = remote.pop_front();
+            self.remote_len.store(remote.len(), Release);
+            task
+        };
+        let task = if core.tick.is_multiple_of(self.global_queue_interval) {
+            pop_remote().or_else(|| core.queue.pop_front())
         } else {
-            core.queue.pop_front().or_else(|| self.remote.lock().pop_front())
+            core.queue.pop_front().or_else(pop_remote)
         };
         self.local_len.store(core.queue.len(), Relaxed);
         task
@@ -200,6 +261,7 @@ impl Shared {
         let local = self.core.lock().as_mut().map(|c| std::mem::take(&mut c.queue));
         drop(local);
         let remote = std::mem::take(&mut *self.remote.lock());
+        self.remote_len.store(0, Release);
         drop(remote);
     }
 
@@ -216,7 +278,7 @@ impl Shared {
     }
 
     pub(crate) fn injection_queue_depth(&self) -> usize {
-        self.remote.lock().len()
+        self.remote_len.load(Acquire)
     }
 
     pub(crate) fn local_queue_depth(&self) -> usize {
@@ -226,7 +288,11 @@ impl Shared {
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Task) {
-        self.push(task, false);
+        self.push(task, false, false);
+    }
+
+    fn yield_now(&self, task: Task) {
+        self.push(task, false, true);
     }
 
     fn owned(&self) -> &OwnedTasks<Self> {

@@ -5,10 +5,10 @@ use std::num::NonZeroU64;
 
 /// An opaque identifier of a spawned task.
 ///
-/// Unique among all tasks alive in the process at the same time; the low 32 bits
-/// name the task's slot in its runtime's registry and the high 32 bits count how
-/// often that slot's shard was reused, so an id recurs only after about 2^32
-/// further spawns on the same shard (tokio documents the same uniqueness rule).
+/// Unique among all tasks alive in the process at the same time (across runtimes),
+/// unless one of them outlived about 2^32 later spawns. The low 32 bits name the
+/// task's slot in its runtime's registry; the high 32 bits are a generation drawn
+/// from a process-wide counter. tokio documents the same uniqueness rule.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(pub(crate) NonZeroU64);
 

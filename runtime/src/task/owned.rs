@@ -6,6 +6,7 @@
 //! id encodes its slot, so a task needs no extra field to find its entry. The same
 //! lock guards the `JoinHandle` waker stored in the task, which makes "complete vs.
 //! register the join waker" a plain critical section instead of another atomic protocol.
+//! Lock order: a shard, then `names`.
 
 use std::collections::HashMap;
 use std::ptr::NonNull;
@@ -28,14 +29,35 @@ pub struct OwnedTasks<S: Schedule> {
 
 struct Shard<S: Schedule> {
     tasks: Slab<Task<S>>,
-    generation: u32,
     closed: bool,
 }
 
 crate::loom::thread_local! {
     /// Each thread inserts into its own shard, so spawns from different workers do
     /// not contend.
-    static SHARD_HINT: std::cell::Cell<Option<usize>> = std::cell::Cell::new(None);
+    static SHARD_HINT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+crate::loom::thread_local! {
+    /// This thread's block of id generations: `(next, end)`.
+    static GENERATIONS: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// A generation for a new task id. Blocks of 1024 are reserved per thread from
+/// one process-wide counter, so two live tasks of any runtimes share a generation
+/// only if one outlived about 2^32 later spawns, and spawning stays contention-free.
+fn next_generation() -> u32 {
+    const BLOCK: u32 = 1024;
+    static NEXT_BLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    GENERATIONS.with(|g| {
+        let (mut next, mut end) = g.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(BLOCK, std::sync::atomic::Ordering::Relaxed);
+            end = next.wrapping_add(BLOCK);
+        }
+        g.set((next.wrapping_add(1), end));
+        next
+    })
 }
 
 fn shard_hint() -> usize {
@@ -55,9 +77,7 @@ impl<S: Schedule> OwnedTasks<S> {
     pub fn new(min_shards: usize) -> Self {
         let n = min_shards.max(1).next_power_of_two();
         let shards = (0..n)
-            .map(|_| {
-                CachePadded::new(Mutex::new(Shard { tasks: Slab::new(), generation: 0, closed: false }))
-            })
+            .map(|_| CachePadded::new(Mutex::new(Shard { tasks: Slab::new(), closed: false })))
             .collect();
         OwnedTasks {
             shards,
@@ -83,12 +103,10 @@ impl<S: Schedule> OwnedTasks<S> {
         if shard.closed {
             return Err(task);
         }
-        shard.generation = shard.generation.wrapping_add(1);
-        let generation = shard.generation;
         let entry = shard.tasks.vacant_entry();
         let slot = (entry.key() << self.shard_bits | index) + 1;
         let slot = u32::try_from(slot).expect("more than 2^32 live tasks in one runtime");
-        let id = Id::from_parts(generation, slot);
+        let id = Id::from_parts(next_generation(), slot);
         // SAFETY: the task is still private (caller's contract), so this write races
         // with nothing; the shard lock publishes it to whoever finds the entry.
         unsafe { std::ptr::addr_of_mut!((*task.raw().as_ptr()).id).write(id) };
@@ -110,6 +128,11 @@ impl<S: Schedule> OwnedTasks<S> {
             return (false, f());
         }
         let mut shard = self.shard_of(id).lock();
+        // Forget the name before `f` publishes COMPLETE: whoever sees the task
+        // complete must not find its name any more.
+        if self.named.load(Relaxed) > 0 && self.names.lock().remove(&id).is_some() {
+            self.named.fetch_sub(1, Relaxed);
+        }
         let ret = f();
         let key = (id.slot() as usize - 1) >> self.shard_bits;
         let present = shard.tasks.get(key).is_some_and(|t| t.raw() == task);
@@ -119,9 +142,6 @@ impl<S: Schedule> OwnedTasks<S> {
             std::mem::forget(shard.tasks.remove(key));
         }
         drop(shard);
-        if self.named.load(Relaxed) > 0 && self.names.lock().remove(&id).is_some() {
-            self.named.fetch_sub(1, Relaxed);
-        }
         (present, ret)
     }
 

@@ -88,11 +88,7 @@ where
     /// Allocates a task holding the three initial references.
     pub(crate) fn allocate(future: F, scheduler: S) -> NonNull<Header> {
         let cell = Box::new(Cell {
-            header: Header {
-                state: State::new(),
-                vtable: &Self::VTABLE,
-                id: Id::UNREGISTERED,
-            },
+            header: Header { state: State::new(), vtable: &Self::VTABLE, id: Id::UNREGISTERED },
             scheduler,
             join_waker: UnsafeCell::new(None),
             stage: UnsafeCell::new(Stage::Running(future)),
@@ -102,14 +98,14 @@ where
 
     /// # Safety
     /// `ptr` must come from `allocate` with these type parameters and be alive.
-    unsafe fn cell<'a>(ptr: NonNull<Header>) -> &'a Self {
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Self {
         // SAFETY: `Header` is the first field of a `repr(C)` `Cell`, per the caller.
         unsafe { ptr.cast::<Self>().as_ref() }
     }
 
     unsafe fn poll(ptr: NonNull<Header>) {
         // SAFETY: the Notified's reference keeps the task alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         match cell.header.state.transition_to_running() {
             ToRunning::Poll => cell.poll_future(ptr),
             ToRunning::Cancel => cell.cancel(),
@@ -210,7 +206,7 @@ where
 
     unsafe fn schedule(ptr: NonNull<Header>) {
         // SAFETY: the caller hands over a reference, which keeps the task alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         cell.scheduler.schedule(unsafe { Notified::from_raw(ptr) });
     }
 
@@ -222,7 +218,7 @@ where
 
     unsafe fn try_read_output(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
         // SAFETY: the JoinHandle's reference keeps the task alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         let state = &cell.header.state;
         if !state.load().is_complete() {
             let header = NonNull::from(&cell.header);
@@ -255,7 +251,9 @@ where
             Stage::Finished(v) => Ok(v),
             Stage::Panicked(p) => Err(JoinError::panic(id, *p)),
             Stage::Cancelled => Err(JoinError::cancelled(id)),
-            Stage::Running(_) | Stage::Consumed => panic!("JoinHandle polled after it returned Ready"),
+            Stage::Running(_) | Stage::Consumed => {
+                panic!("JoinHandle polled after it returned Ready")
+            }
         };
         // SAFETY: the JoinHandle<F::Output> passes a pointer to this exact type.
         unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(out) };
@@ -263,7 +261,7 @@ where
 
     unsafe fn drop_join_output(ptr: NonNull<Header>) {
         // SAFETY: called by the JoinHandle that saw COMPLETE while holding interest.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         let _ = panic::catch_unwind(AssertUnwindSafe(|| {
             cell.stage.with_mut(|s| unsafe { *s = Stage::Consumed });
         }));
@@ -271,7 +269,7 @@ where
 
     unsafe fn shutdown(ptr: NonNull<Header>) {
         // SAFETY: the caller's reference keeps the task alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         if cell.header.state.transition_to_shutdown() {
             // We own RUNNING; the caller's reference serves as the running reference.
             cell.cancel();

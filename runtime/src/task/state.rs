@@ -24,7 +24,7 @@ const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// Initial state: three references (JoinHandle, registry, first `Notified`), notified,
 /// with join interest.
-const INITIAL: usize = 3 * REF_ONE | NOTIFIED | JOIN_INTEREST;
+const INITIAL: usize = (3 * REF_ONE) | NOTIFIED | JOIN_INTEREST;
 
 pub(crate) struct State(AtomicUsize);
 
@@ -170,11 +170,7 @@ impl State {
                 (Some((s | NOTIFIED) - REF_ONE), WakeAction::Nothing)
             } else if s & (COMPLETE | NOTIFIED) != 0 {
                 let next = s - REF_ONE;
-                let action = if next >> REF_SHIFT == 0 {
-                    WakeAction::Dealloc
-                } else {
-                    WakeAction::Nothing
-                };
+                let action = if next >> REF_SHIFT == 0 { WakeAction::Dealloc } else { WakeAction::Nothing };
                 (Some(next), action)
             } else {
                 // Idle: our reference becomes the Notified's.

@@ -77,7 +77,11 @@ pub(crate) struct Workers {
 
 impl Shared {
     /// Builds the shared state and starts `n` worker threads.
-    pub(crate) fn start(n: usize, threads: &ThreadConfig, tuning: Tuning) -> std::io::Result<(Arc<Shared>, Workers)> {
+    pub(crate) fn start(
+        n: usize,
+        threads: &ThreadConfig,
+        tuning: Tuning,
+    ) -> std::io::Result<(Arc<Shared>, Workers)> {
         let n = n.max(1);
         let mut cores = Vec::with_capacity(n);
         let mut remotes = Vec::with_capacity(n);
@@ -170,11 +174,15 @@ impl Shared {
     }
 
     fn schedule_local(&self, core: &mut Core, task: Task, is_yield: bool) {
-        let pushed = if is_yield || !self.tuning.lifo_slot {
-            Some(task)
-        } else {
-            core.lifo.replace(task)
-        };
+        if is_yield && !self.inject.is_empty() {
+            // A yielding task goes behind the work already waiting, including this
+            // worker's fair share of the injector.
+            let fair_share = self.inject.len() / self.num_workers() + 1;
+            if let Some(waiting) = core.queue.take_from_injector(&self.inject, fair_share) {
+                core.queue.push_back_or_overflow(waiting, &self.inject);
+            }
+        }
+        let pushed = if is_yield || !self.tuning.lifo_slot { Some(task) } else { core.lifo.replace(task) };
         if let Some(task) = pushed {
             if core.queue.push_back_or_overflow(task, &self.inject) {
                 metrics::bump(&self.metrics[core.index].overflows);

@@ -87,7 +87,7 @@ fn next_task(shared: &Shared, core: &mut Core) -> Option<Task> {
         let fair_share = shared.inject.len() / n + 1;
         core.queue.take_from_injector(&shared.inject, fair_share)
     };
-    if core.tick % shared.tuning.global_queue_interval == 0 {
+    if core.tick.is_multiple_of(shared.tuning.global_queue_interval) {
         if let Some(task) = super::queue::retry(|| shared.inject.steal()) {
             return Some(task);
         }
@@ -138,7 +138,9 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Task) -> Box<Core> {
         *cx.core.borrow_mut() = Some(core);
         task.run();
         core = cx.core.borrow_mut().take().expect("worker core lost during a poll");
-        let Some(next) = core.lifo.take() else { return core };
+        let Some(next) = core.lifo.take() else {
+            return core;
+        };
         if lifo_polls >= MAX_LIFO_POLLS_PER_TICK {
             // Ping-pong cap: the woken task waits its turn in the queue.
             if core.queue.push_back_or_overflow(next, &shared.inject) {
