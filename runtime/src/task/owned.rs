@@ -111,11 +111,13 @@ impl<S: Schedule> OwnedTasks<S> {
         // with nothing; the shard lock publishes it to whoever finds the entry.
         unsafe { std::ptr::addr_of_mut!((*task.raw().as_ptr()).id).write(id) };
         entry.insert(task);
-        drop(shard);
+        // Publish the name before the shard lock goes: once the task is findable,
+        // a racing shutdown may complete it, and `remove` must then see the name.
         if let Some(name) = name {
             self.named.fetch_add(1, Relaxed);
             self.names.lock().insert(id, name);
         }
+        drop(shard);
         Ok(id)
     }
 
