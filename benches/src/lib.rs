@@ -207,6 +207,13 @@ pub struct AsyncExecutorRt {
 #[derive(Clone)]
 pub struct AsyncExecutorSpawner(Arc<async_executor::Executor<'static>>);
 
+impl AsyncExecutorSpawner {
+    /// The executor itself.
+    pub fn executor(&self) -> &Arc<async_executor::Executor<'static>> {
+        &self.0
+    }
+}
+
 impl Spawner for AsyncExecutorSpawner {
     fn spawn<F>(&self, future: F) -> impl Future<Output = F::Output> + Send + 'static
     where
@@ -284,6 +291,30 @@ impl Drop for AsyncExecutorRt {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// A task body that records its first poll in `polled` and then stays pending
+/// forever (it is only dropped when its runtime shuts down).
+pub async fn parked_task(polled: Arc<AtomicUsize>) {
+    polled.fetch_add(1, Ordering::Release);
+    std::future::pending::<()>().await
+}
+
+/// Spawns `n` [`parked_task`]s from the calling thread (outside the runtime), in
+/// chunks of `chunk`, waiting after each chunk until all its tasks have been
+/// polled once (so the runtime's queues never hold more than `chunk` tasks).
+/// Returns when all `n` tasks are parked.
+pub fn spawn_parked<S: Spawner>(spawner: &S, n: usize, chunk: usize) {
+    let polled = Arc::new(AtomicUsize::new(0));
+    let mut spawned = 0;
+    while spawned < n {
+        let this_chunk = chunk.min(n - spawned);
+        for _ in 0..this_chunk {
+            spawner.spawn_detached(parked_task(polled.clone()));
+        }
+        spawned += this_chunk;
+        wait_for_count(&polled, spawned, Duration::from_secs(30));
+    }
+}
 
 /// Spins (sleeping 100 µs between looks) until `counter` reaches `target`;
 /// panics after `timeout` so a stuck runtime shows up as a failure, not a hang.

@@ -222,7 +222,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (jh, notified) = spawn_task(fut, sched.clone(), None);
+    let (jh, notified) = spawn_task(fut, &sched, None);
     (jh, notified.expect("registry is open"))
 }
 
@@ -684,7 +684,7 @@ fn named_spawn_races_shutdown() {
             }
         });
 
-        let (mut jh, notified) = spawn_task(fut, sched.clone(), Some(name.clone()));
+        let (mut jh, notified) = spawn_task(fut, &sched, Some(name.clone()));
         if let Some(notified) = notified {
             notified.run();
         }

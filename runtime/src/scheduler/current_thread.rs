@@ -97,7 +97,7 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (join, notified) = task::spawn_task(future, self.clone(), name);
+        let (join, notified) = task::spawn_task(future, self, name);
         if let Some(task) = notified {
             self.push(task, true, false);
         }

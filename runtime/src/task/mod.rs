@@ -135,12 +135,13 @@ impl<S: Schedule> Notified<S> {
     }
 }
 
-/// Creates a task for `future`, binds it to `scheduler`'s registry, and returns the
+/// Creates a task for `future` (holding one clone of `scheduler`), binds it to the
+/// scheduler's registry, and returns the
 /// JoinHandle and the first `Notified` to queue (`None` if the registry is closed:
 /// the task is then already cancelled and the handle reports it).
 pub fn spawn_task<F, S>(
     future: F,
-    scheduler: S,
+    scheduler: &S,
     name: Option<std::sync::Arc<str>>,
 ) -> (JoinHandle<F::Output>, Option<Notified<S>>)
 where
@@ -148,12 +149,11 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let owned_ref = scheduler.clone();
-    let (task, notified, raw) = raw::new_task(future, scheduler);
+    let (task, notified, raw) = raw::new_task(future, scheduler.clone());
     // SAFETY: the JoinHandle reference is the third initial one.
     let join = unsafe { JoinHandle::from_raw(raw) };
     // SAFETY: no other thread has seen the task yet.
-    match unsafe { owned_ref.owned().bind(task, name) } {
+    match unsafe { scheduler.owned().bind(task, name) } {
         Ok(_) => (join, Some(notified)),
         Err(task) => {
             drop(task);

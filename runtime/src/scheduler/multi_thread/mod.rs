@@ -145,7 +145,7 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (join, notified) = task::spawn_task(future, self.clone(), name);
+        let (join, notified) = task::spawn_task(future, self, name);
         if let Some(task) = notified {
             self.schedule_task(task, false, true);
         }
