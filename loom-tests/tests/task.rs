@@ -222,7 +222,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (jh, notified) = spawn_task(fut, &sched, None);
+    let (jh, notified) = spawn_task(fut, sched, None);
     (jh, notified.expect("registry is open"))
 }
 

@@ -6,7 +6,7 @@
 //! another thread drives its own future and waits for the core; when the driving
 //! `block_on` returns, a waiting one takes the core over and runs the tasks.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::pin;
@@ -19,6 +19,7 @@ use crate::coop::Budget;
 use crate::loom::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering::*};
 use crate::metrics::{self, WorkerMetrics, WorkerMetricsSet};
 use crate::park::{Parker, Unparker};
+use crate::scheduler::CoreContext;
 use crate::task::{self, JoinHandle, Notified, OwnedTasks, Schedule};
 use crate::{context, Handle};
 
@@ -48,13 +49,10 @@ pub(crate) struct Core {
     parker: Parker,
 }
 
-struct CoreContext {
-    shared: Arc<Shared>,
-    core: RefCell<Option<Box<Core>>>,
-}
+type DriverContext = CoreContext<Shared, Core>;
 
 std::thread_local! {
-    static CURRENT: Cell<*const CoreContext> = const { Cell::new(std::ptr::null()) };
+    static CURRENT: Cell<*const DriverContext> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The main future's waker: a flag plus an unpark.
@@ -107,29 +105,21 @@ impl Shared {
     /// Queues on the core if this thread holds it, else remotely (and unparks).
     /// A yielding task first lets the remote queue's tasks in ahead of it.
     fn push(self: &Arc<Self>, task: Task, is_spawn: bool, is_yield: bool) {
-        let ptr = CURRENT.with(Cell::get);
-        if !ptr.is_null() {
-            // SAFETY: set by `block_on` to a context on its stack, cleared before
-            // that frame ends; only this thread reads it.
-            let cx = unsafe { &*ptr };
-            if Arc::ptr_eq(&cx.shared, self) {
-                if let Ok(mut slot) = cx.core.try_borrow_mut() {
-                    if let Some(core) = slot.as_mut() {
-                        if is_yield && self.remote_len.load(Acquire) > 0 {
-                            let mut remote = self.remote.lock();
-                            core.queue.extend(remote.drain(..));
-                            self.remote_len.store(0, Release);
-                        }
-                        core.queue.push_back(task);
-                        self.local_len.store(core.queue.len(), Relaxed);
-                        if is_spawn {
-                            metrics::bump(&self.metrics[0].spawned);
-                        }
-                        return;
-                    }
-                }
+        let task = DriverContext::with_current(&CURRENT, self, |core| {
+            let Some(core) = core else { return Some(task) };
+            if is_yield && self.remote_len.load(Acquire) > 0 {
+                let mut remote = self.remote.lock();
+                core.queue.extend(remote.drain(..));
+                self.remote_len.store(0, Release);
             }
-        }
+            core.queue.push_back(task);
+            self.local_len.store(core.queue.len(), Relaxed);
+            if is_spawn {
+                metrics::bump(&self.metrics[0].spawned);
+            }
+            None
+        });
+        let Some(task) = task else { return };
         if is_spawn {
             self.remote_spawned.fetch_add(1, Relaxed);
         }
@@ -178,13 +168,13 @@ impl Shared {
 
     /// Runs the tasks and `future` on this thread with `core` until `future` is done.
     fn drive<F: Future>(self: &Arc<Self>, core: Box<Core>, mut future: std::pin::Pin<&mut F>) -> F::Output {
-        let cx = CoreContext { shared: self.clone(), core: RefCell::new(Some(core)) };
-        // Puts the core back (and clears the thread-local) even if a poll panics,
-        // then lets a waiting `block_on` take it over.
-        struct Restore<'a>(&'a CoreContext);
+        let cx = DriverContext::new(self.clone(), Some(core));
+        let _entered = cx.enter(&CURRENT);
+        // Puts the core back even if a poll panics, then lets a waiting
+        // `block_on` take it over.
+        struct Restore<'a>(&'a DriverContext);
         impl Drop for Restore<'_> {
             fn drop(&mut self) {
-                CURRENT.with(|c| c.set(std::ptr::null()));
                 if let Some(core) = self.0.core.borrow_mut().take() {
                     *self.0.shared.core.lock() = Some(core);
                 }
@@ -194,7 +184,6 @@ impl Shared {
                 }
             }
         }
-        CURRENT.with(|c| c.set(&cx));
         let _restore = Restore(&cx);
 
         let main = Arc::new(MainWaker { woken: AtomicBool::new(true), unparker: self.unparker.clone() });
@@ -227,7 +216,7 @@ impl Shared {
         }
     }
 
-    fn next_task(&self, cx: &CoreContext) -> Option<Task> {
+    fn next_task(&self, cx: &DriverContext) -> Option<Task> {
         let mut slot = cx.core.borrow_mut();
         let core = slot.as_mut().expect("core");
         core.tick = core.tick.wrapping_add(1);

@@ -7,24 +7,18 @@
 //! `MAX_LIFO_POLLS_PER_TICK` times in a row, so a ping-pong pair cannot keep the
 //! rest of the queue waiting.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::Arc;
 
 use super::{Core, Shared, Task};
 use crate::loom::{fence, Ordering::SeqCst};
 use crate::metrics;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{CoreContext, Scheduler};
 use crate::{context, Handle};
 
 const MAX_LIFO_POLLS_PER_TICK: u32 = 3;
 
-/// The worker's state visible to code running on its thread (`schedule`).
-struct WorkerContext {
-    shared: Arc<Shared>,
-    /// The core is here while a task is being polled, so wakes and spawns from
-    /// that task can reach the LIFO slot and local queue.
-    core: RefCell<Option<Box<Core>>>,
-}
+type WorkerContext = CoreContext<Shared, Core>;
 
 std::thread_local! {
     static WORKER: Cell<*const WorkerContext> = const { Cell::new(std::ptr::null()) };
@@ -33,34 +27,14 @@ std::thread_local! {
 /// Calls `f` with this thread's core if the thread is a worker of `shared` and the
 /// core is available (it is, while a task polls); else with `None`.
 pub(super) fn with_current_core<R>(shared: &Arc<Shared>, f: impl FnOnce(Option<&mut Core>) -> R) -> R {
-    let ptr = WORKER.with(Cell::get);
-    if !ptr.is_null() {
-        // SAFETY: the pointer is set by `run` to a context on its stack and cleared
-        // before that frame ends; only this thread reads it.
-        let cx = unsafe { &*ptr };
-        if Arc::ptr_eq(&cx.shared, shared) {
-            if let Ok(mut slot) = cx.core.try_borrow_mut() {
-                if let Some(core) = slot.as_mut() {
-                    return f(Some(core));
-                }
-            }
-        }
-    }
-    f(None)
+    WorkerContext::with_current(&WORKER, shared, f)
 }
 
 pub(super) fn run(shared: &Arc<Shared>, core: Box<Core>) {
     let handle = Handle { inner: Scheduler::Multi(shared.clone()) };
     let _enter = context::enter_runtime(&handle);
-    let cx = WorkerContext { shared: shared.clone(), core: RefCell::new(None) };
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            WORKER.with(|w| w.set(std::ptr::null()));
-        }
-    }
-    WORKER.with(|w| w.set(&cx));
-    let _reset = Reset;
+    let cx = WorkerContext::new(shared.clone(), None);
+    let _entered = cx.enter(&WORKER);
 
     let mut core = core;
     while !shared.is_shutdown() {
