@@ -9,6 +9,11 @@
 //! the other worker (stolen) or after the spawning task finishes, so the
 //! percentiles include the local queue's overflow into the global queue.
 //!
+//! A second table breaks tern's tail down: the same loop on 1 and 2 workers,
+//! with the runtime's own counters of worker parks (each one later costs a
+//! spawning thread an unpark syscall) and local-queue overflows (128 tasks moved
+//! to the injector in one spawn) during the measured spawns.
+//!
 //! Run with `cargo run --release -p tern-benches --bin spawn_latency`.
 
 use std::time::Instant;
@@ -86,6 +91,30 @@ fn async_executor(spawner: &<AsyncExecutorRt as BenchRuntime>::Spawner) -> Vec<u
     time_spawns(move || ex.spawn(async {}), |task| task.detach())
 }
 
+/// tern's percentiles with `workers` workers, and the parks and overflows that
+/// happened while the measured spawns ran.
+fn tern_breakdown(workers: usize) {
+    let rt = tern_runtime::Builder::new_multi_thread().worker_threads(workers).build().expect("tern runtime");
+    let m = rt.metrics();
+    let count = |f: &dyn Fn(usize) -> u64| (0..workers).map(f).sum::<u64>();
+    let samples = rt.block_on(async {
+        tern_runtime::spawn(async { time_spawns(|| tern_runtime::spawn(async {}), drop) })
+            .await
+            .expect("spawn loop")
+    });
+    let s = stats("tern", &samples);
+    let at = |q: f64| samples[(samples.len() as f64 * q) as usize];
+    println!(
+        "| {workers:>7} | {:>5} | {:>5} | {:>6} | {:>6} | {:>15} | {:>19} |",
+        s.p50,
+        at(0.90),
+        s.p99,
+        s.p999,
+        count(&|w| m.worker_park_count(w)),
+        count(&|w| m.worker_overflow_count(w))
+    );
+}
+
 fn main() {
     let floor = stats("(clock only)", &clock_floor());
     let rows = [
@@ -117,5 +146,17 @@ fn main() {
             ratio(tern.p99 as f64, other.p99 as f64),
             ratio(tern.p999 as f64, other.p999 as f64)
         );
+    }
+
+    println!();
+    println!(
+        "where tern's tail comes from ({} spawns incl. warm-up; counters cover the whole loop):",
+        WARMUP + SAMPLES
+    );
+    println!();
+    println!("| workers |   p50 |   p90 |    p99 |  p99.9 | worker parks    | local queue overflows |");
+    println!("|---------|-------|-------|--------|--------|-----------------|---------------------|");
+    for workers in [1, 2] {
+        tern_breakdown(workers);
     }
 }
