@@ -15,6 +15,8 @@
 //! The design, the state machine and the scheduling rules are in
 //! `docs/architecture.md`. Idle threads park; nothing here spins.
 
+#![warn(missing_docs)]
+
 mod builder;
 mod context;
 pub mod coop;

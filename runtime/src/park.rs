@@ -40,6 +40,7 @@ impl Default for Parker {
 }
 
 impl Parker {
+    /// A parker with no token waiting.
     pub fn new() -> Parker {
         Parker {
             inner: Arc::new(Inner {
@@ -50,6 +51,7 @@ impl Parker {
         }
     }
 
+    /// A handle that wakes this parker from any thread.
     pub fn unparker(&self) -> Unparker {
         Unparker { inner: self.inner.clone() }
     }

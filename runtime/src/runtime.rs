@@ -16,7 +16,9 @@ use crate::{context, Builder, Handle, RuntimeMetrics};
 ///
 /// Dropping it shuts it down: every task's future is dropped and the workers are
 /// joined (waiting for any task in the middle of a poll to return; see
-/// [`Runtime::shutdown_timeout`] to bound that wait).
+/// [`Runtime::shutdown_timeout`] to bound that wait). Dropped on a thread that
+/// drives a runtime (inside a task, say), it does not wait for the workers, since
+/// one of them may be the dropping thread: that is `shutdown_background`.
 pub struct Runtime {
     handle: Handle,
     workers: Option<multi_thread::Workers>,

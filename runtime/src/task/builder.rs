@@ -22,6 +22,7 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// A builder with no name set.
     pub fn new() -> Builder {
         Builder::default()
     }

@@ -82,6 +82,7 @@ impl<S: Schedule> Task<S> {
         unsafe { self.raw.as_ref() }
     }
 
+    /// The task's id.
     pub fn id(&self) -> Id {
         self.header().id
     }
@@ -130,6 +131,7 @@ impl<S: Schedule> Notified<S> {
         unsafe { (raw.as_ref().vtable.poll)(raw) }
     }
 
+    /// The task's id.
     pub fn id(&self) -> Id {
         self.0.id()
     }

@@ -19,6 +19,7 @@ use super::raw::Header;
 use super::{Id, Schedule, Task};
 use crate::loom::{AtomicUsize, Mutex, Ordering::*};
 
+/// A runtime's registry of live tasks (see the module docs).
 pub struct OwnedTasks<S: Schedule> {
     shards: Box<[CachePadded<Mutex<Shard<S>>>]>,
     shard_bits: u32,
@@ -192,6 +193,7 @@ impl<S: Schedule> OwnedTasks<S> {
         self.shards.iter().map(|s| s.lock().tasks.len()).sum()
     }
 
+    /// `true` when no spawned task is still running.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -17,6 +17,7 @@ const UNPARK_SHIFT: usize = 16;
 const UNPARK_ONE: usize = 1 << UNPARK_SHIFT;
 const SEARCH_MASK: usize = UNPARK_ONE - 1;
 
+/// Sleeping and searching workers of one runtime (see the module docs).
 pub struct Idle {
     state: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,

@@ -8,6 +8,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 /// Tasks a local queue holds before it overflows into the injector.
 pub const LOCAL_QUEUE_CAPACITY: usize = 256;
 
+/// One worker's bounded FIFO run queue (see the module docs).
 pub struct Local<T> {
     worker: Worker<T>,
 }
@@ -19,22 +20,27 @@ impl<T> Default for Local<T> {
 }
 
 impl<T> Local<T> {
+    /// An empty queue.
     pub fn new() -> Local<T> {
         Local { worker: Worker::new_fifo() }
     }
 
+    /// The handle other workers steal through.
     pub fn stealer(&self) -> Stealer<T> {
         self.worker.stealer()
     }
 
+    /// Tasks queued now.
     pub fn len(&self) -> usize {
         self.worker.len()
     }
 
+    /// `true` when no task is queued.
     pub fn is_empty(&self) -> bool {
         self.worker.is_empty()
     }
 
+    /// Takes the oldest task (owner only).
     pub fn pop(&self) -> Option<T> {
         self.worker.pop()
     }
