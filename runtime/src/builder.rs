@@ -4,7 +4,9 @@ use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::blocking::{self, BlockingPool};
 use crate::scheduler::multi_thread::Tuning;
 use crate::scheduler::{current_thread, multi_thread, Scheduler};
 use crate::{Handle, Runtime};
@@ -45,6 +47,8 @@ pub struct Builder {
     lifo_slot: bool,
     enable_io: bool,
     enable_time: bool,
+    max_blocking_threads: usize,
+    thread_keep_alive: Duration,
 }
 
 impl Builder {
@@ -73,6 +77,8 @@ impl Builder {
             lifo_slot: true,
             enable_io: false,
             enable_time: false,
+            max_blocking_threads: blocking::DEFAULT_MAX_THREADS,
+            thread_keep_alive: blocking::DEFAULT_KEEP_ALIVE,
         }
     }
 
@@ -115,6 +121,26 @@ impl Builder {
     /// Runs `f` on each worker thread just before it exits.
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.threads.on_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// The most threads the blocking pool ([`Handle::spawn_blocking`]) runs at
+    /// once; more jobs wait in its FIFO queue. Default 512. Pool threads are
+    /// named after the worker threads with `-blocking` appended, and use their
+    /// stack size; `on_thread_start`/`on_thread_stop` do not run on them.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        assert!(n > 0, "max_blocking_threads must be at least 1");
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for a job before it exits.
+    /// Default 10 s.
+    pub fn thread_keep_alive(&mut self, keep_alive: Duration) -> &mut Self {
+        self.thread_keep_alive = keep_alive;
         self
     }
 
@@ -172,10 +198,20 @@ impl Builder {
     /// # Errors
     /// When the operating system refuses to start a worker thread.
     pub fn build(&mut self) -> io::Result<Runtime> {
+        let worker_name = self.threads.name.clone();
+        let blocking = BlockingPool::from_config(blocking::Config {
+            max_threads: self.max_blocking_threads,
+            keep_alive: self.thread_keep_alive,
+            name: Arc::new(move || format!("{}-blocking", worker_name())),
+            stack_size: self.threads.stack_size,
+        });
+        let spawner = blocking.spawner();
         match self.kind {
             Kind::CurrentThread => {
                 let shared = current_thread::Shared::new(self.event_interval, self.global_queue_interval);
-                Ok(Runtime::from_parts(Handle { inner: Scheduler::Current(shared) }, None))
+                blocking.shared().set_runtime(Scheduler::Current(shared.clone()));
+                let handle = Handle { inner: Scheduler::Current(shared), blocking: spawner };
+                Ok(Runtime::from_parts(handle, None, blocking))
             }
             Kind::MultiThread => {
                 let n = self
@@ -183,8 +219,10 @@ impl Builder {
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
                 let tuning =
                     Tuning { global_queue_interval: self.global_queue_interval, lifo_slot: self.lifo_slot };
-                let (shared, workers) = multi_thread::Shared::start(n, &self.threads, tuning)?;
-                Ok(Runtime::from_parts(Handle { inner: Scheduler::Multi(shared) }, Some(workers)))
+                let (shared, workers) = multi_thread::Shared::start(n, &self.threads, tuning, &spawner)?;
+                blocking.shared().set_runtime(Scheduler::Multi(shared.clone()));
+                let handle = Handle { inner: Scheduler::Multi(shared), blocking: spawner };
+                Ok(Runtime::from_parts(handle, Some(workers), blocking))
             }
         }
     }
@@ -198,6 +236,8 @@ impl fmt::Debug for Builder {
             .field("event_interval", &self.event_interval)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("lifo_slot", &self.lifo_slot)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("thread_keep_alive", &self.thread_keep_alive)
             .finish_non_exhaustive()
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::blocking::Spawner;
 use crate::context;
 use crate::metrics::RuntimeMetrics;
 use crate::scheduler::Scheduler;
@@ -17,6 +18,8 @@ use crate::task::{Id, JoinHandle};
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) inner: Scheduler,
+    /// The runtime's blocking pool.
+    pub(crate) blocking: Spawner,
 }
 
 /// Returned by [`Handle::try_current`] outside a runtime context.
@@ -62,6 +65,30 @@ impl Handle {
         F::Output: Send + 'static,
     {
         self.spawn_named(future, None)
+    }
+
+    /// Runs the blocking closure `func` on the runtime's blocking pool and returns
+    /// a [`JoinHandle`] for its result.
+    ///
+    /// The pool starts threads on demand, up to
+    /// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads)
+    /// (default 512); beyond that, jobs wait in a FIFO queue. An idle pool thread
+    /// exits after [`Builder::thread_keep_alive`](crate::Builder::thread_keep_alive)
+    /// (default 10 s). Inside `func`, [`Handle::current`] is this runtime, and the
+    /// thread may call `block_on`. Awaiting the handle gives the result, or a
+    /// [`JoinError`](crate::JoinError) that `is_panic` when `func` panicked, or
+    /// `is_cancelled` when it was aborted before it started or the runtime shut
+    /// down first ([`JoinHandle::abort`] cannot stop a running closure). After
+    /// the runtime is shut down the handle reports cancellation.
+    ///
+    /// # Panics
+    /// When the pool has no thread and the operating system refuses to start one.
+    pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.blocking.spawn(func)
     }
 
     pub(crate) fn spawn_named<F>(&self, future: F, name: Option<Arc<str>>) -> JoinHandle<F::Output>

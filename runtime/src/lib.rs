@@ -1,5 +1,6 @@
 //! tern's async runtime: tasks, a work-stealing multi-thread scheduler, a
-//! current-thread scheduler, `block_on`, co-operative budgeting and metrics.
+//! current-thread scheduler, `block_on`, a blocking pool, co-operative budgeting
+//! and metrics.
 //!
 //! ```
 //! tern_runtime::block_on(async {
@@ -17,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+mod blocking;
 mod builder;
 mod context;
 pub mod coop;
@@ -29,6 +31,9 @@ mod scheduler;
 pub mod task;
 mod yield_now;
 
+pub use blocking::{
+    spawn_blocking, BlockingPool, BlockingPoolBuilder, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS,
+};
 pub use builder::{numbered_thread_names, Builder};
 pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use metrics::RuntimeMetrics;

@@ -4,24 +4,30 @@ use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::blocking::BlockingPool;
 use crate::coop::Budget;
 use crate::park::Parker;
 use crate::scheduler::{multi_thread, Scheduler};
 use crate::task::JoinHandle;
 use crate::{context, Builder, Handle, RuntimeMetrics};
 
-/// A running scheduler: its worker threads (multi-thread) and the state tasks share.
+/// A running scheduler: its worker threads (multi-thread), its blocking pool
+/// ([`Handle::spawn_blocking`]) and the state tasks share.
 ///
 /// Dropping it shuts it down: every task's future is dropped and the workers are
 /// joined (waiting for any task in the middle of a poll to return; see
-/// [`Runtime::shutdown_timeout`] to bound that wait). Dropped on a thread that
+/// [`Runtime::shutdown_timeout`] to bound that wait); then queued blocking jobs
+/// are cancelled and the running ones are waited for. Dropped on a thread that
 /// drives a runtime (inside a task, say), it does not wait for the workers, since
-/// one of them may be the dropping thread: that is `shutdown_background`.
+/// one of them may be the dropping thread, nor for the blocking pool: that is
+/// `shutdown_background`. Dropped inside one of its blocking jobs, it waits for
+/// the workers but not for the blocking pool.
 pub struct Runtime {
     handle: Handle,
     workers: Option<multi_thread::Workers>,
+    blocking: BlockingPool,
 }
 
 impl Runtime {
@@ -38,8 +44,12 @@ impl Runtime {
         Builder::new_current_thread().build().expect("a current-thread runtime starts no threads")
     }
 
-    pub(crate) fn from_parts(handle: Handle, workers: Option<multi_thread::Workers>) -> Runtime {
-        Runtime { handle, workers }
+    pub(crate) fn from_parts(
+        handle: Handle,
+        workers: Option<multi_thread::Workers>,
+        blocking: BlockingPool,
+    ) -> Runtime {
+        Runtime { handle, workers, blocking }
     }
 
     /// Runs `future` to completion on this thread, with this runtime as the
@@ -69,6 +79,16 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
+    /// Runs a blocking closure on this runtime's blocking pool (see
+    /// [`Handle::spawn_blocking`]).
+    pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(func)
+    }
+
     /// A handle for spawning from other threads.
     pub fn handle(&self) -> &Handle {
         &self.handle
@@ -80,9 +100,10 @@ impl Runtime {
     }
 
     /// Shuts down: drops every task's future (idle ones at once, running ones
-    /// when their current poll returns), then waits at most `timeout` for the
-    /// workers to exit. Threads stuck in a poll past the deadline are detached,
-    /// never waited on: this call does not hang.
+    /// when their current poll returns) and cancels the blocking jobs not yet
+    /// started, then waits at most `timeout` in all for the workers to exit and
+    /// the running blocking jobs to return. Threads stuck in a poll or a job past
+    /// the deadline are detached, never waited on: this call does not hang.
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         self.shutdown(Some(timeout));
     }
@@ -92,15 +113,24 @@ impl Runtime {
         self.shutdown_timeout(Duration::ZERO)
     }
 
+    /// The scheduler first (cancelled tasks may release blocking jobs waiting on
+    /// them), then the blocking pool with what is left of `timeout`.
     fn shutdown(&mut self, timeout: Option<Duration>) {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         match &self.handle.inner {
-            Scheduler::Current(s) => s.shutdown(),
+            Scheduler::Current(s) => s.shutdown(&self.handle),
             Scheduler::Multi(s) => {
                 if let Some(mut workers) = self.workers.take() {
-                    s.shutdown(&mut workers, timeout);
+                    s.shutdown(&self.handle, &mut workers, timeout);
                 }
             }
         }
+        let left = match (timeout, deadline) {
+            (Some(_), Some(d)) => Some(d.saturating_duration_since(Instant::now())),
+            // No timeout, or one too large to add to `Instant::now()`.
+            _ => None,
+        };
+        self.blocking.shutdown(left);
     }
 }
 

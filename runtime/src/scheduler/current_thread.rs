@@ -238,14 +238,14 @@ impl Shared {
         task
     }
 
-    /// Cancels every task and drops the queues. Idempotent.
-    pub(crate) fn shutdown(self: &Arc<Self>) {
+    /// Cancels every task and drops the queues. Idempotent. `handle` (the
+    /// runtime's) is current while the futures are dropped.
+    pub(crate) fn shutdown(self: &Arc<Self>, handle: &Handle) {
         if self.shutdown.swap(true, SeqCst) {
             return;
         }
         self.owned.close();
-        let handle = Handle { inner: crate::scheduler::Scheduler::Current(self.clone()) };
-        let _current = context::set_current(&handle);
+        let _current = context::set_current(handle);
         self.owned.shutdown_all();
         let local = self.core.lock().as_mut().map(|c| std::mem::take(&mut c.queue));
         drop(local);

@@ -21,6 +21,7 @@ use crossbeam_utils::CachePadded;
 
 use self::idle::Idle;
 use self::queue::Local;
+use crate::blocking::Spawner;
 use crate::builder::ThreadConfig;
 use crate::loom::{fence, AtomicBool, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::metrics::{self, WorkerMetrics, WorkerMetricsSet};
@@ -76,11 +77,13 @@ pub(crate) struct Workers {
 }
 
 impl Shared {
-    /// Builds the shared state and starts `n` worker threads.
+    /// Builds the shared state and starts `n` worker threads, whose current handle
+    /// reaches the runtime's blocking pool through `blocking`.
     pub(crate) fn start(
         n: usize,
         threads: &ThreadConfig,
         tuning: Tuning,
+        blocking: &Spawner,
     ) -> std::io::Result<(Arc<Shared>, Workers)> {
         let n = n.max(1);
         let mut cores = Vec::with_capacity(n);
@@ -111,9 +114,11 @@ impl Shared {
             remote_spawned: AtomicU64::new(0),
             tuning,
         });
+        let handle = Handle { inner: Scheduler::Multi(shared.clone()), blocking: blocking.clone() };
         let mut workers = Workers { threads: Vec::with_capacity(n) };
         for core in cores {
             let shared2 = shared.clone();
+            let handle2 = handle.clone();
             let cfg = threads.clone();
             let mut b = thread::Builder::new().name((threads.name)());
             if let Some(size) = threads.stack_size {
@@ -123,7 +128,7 @@ impl Shared {
                 if let Some(f) = &cfg.on_start {
                     f();
                 }
-                worker::run(&shared2, core);
+                worker::run(&shared2, &handle2, core);
                 if let Some(f) = &cfg.on_stop {
                     f();
                 }
@@ -132,7 +137,7 @@ impl Shared {
             match spawned {
                 Ok(t) => workers.threads.push(t),
                 Err(e) => {
-                    shared.shutdown(&mut workers, Some(Duration::from_secs(1)));
+                    shared.shutdown(&handle, &mut workers, Some(Duration::from_secs(1)));
                     return Err(e);
                 }
             }
@@ -223,8 +228,14 @@ impl Shared {
 
     /// Stops the runtime: refuses new tasks, cancels every task (dropping its
     /// future), wakes the workers and waits up to `timeout` (forever if `None`)
-    /// for them to exit. Returns `true` when every worker exited.
-    pub(crate) fn shutdown(self: &Arc<Self>, workers: &mut Workers, timeout: Option<Duration>) -> bool {
+    /// for them to exit. Returns `true` when every worker exited. `handle` (the
+    /// runtime's) is current while the futures are dropped.
+    pub(crate) fn shutdown(
+        self: &Arc<Self>,
+        handle: &Handle,
+        workers: &mut Workers,
+        timeout: Option<Duration>,
+    ) -> bool {
         let deadline = timeout.map(|d| Instant::now() + d);
         if !self.shutdown.swap(true, SeqCst) {
             self.owned.close();
@@ -235,8 +246,7 @@ impl Shared {
                 r.unparker.unpark();
             }
             // Futures dropped here may spawn or look up the handle.
-            let handle = Handle { inner: Scheduler::Multi(self.clone()) };
-            let _current = context::set_current(&handle);
+            let _current = context::set_current(handle);
             self.owned.shutdown_all();
             while queue::retry(|| self.inject.steal()).is_some() {}
         }

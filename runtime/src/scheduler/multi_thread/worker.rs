@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::{Core, Shared, Task};
 use crate::loom::{fence, Ordering::SeqCst};
 use crate::metrics;
-use crate::scheduler::{CoreContext, Scheduler};
+use crate::scheduler::CoreContext;
 use crate::{context, Handle};
 
 const MAX_LIFO_POLLS_PER_TICK: u32 = 3;
@@ -30,9 +30,8 @@ pub(super) fn with_current_core<R>(shared: &Arc<Shared>, f: impl FnOnce(Option<&
     WorkerContext::with_current(&WORKER, shared, f)
 }
 
-pub(super) fn run(shared: &Arc<Shared>, core: Box<Core>) {
-    let handle = Handle { inner: Scheduler::Multi(shared.clone()) };
-    let _enter = context::enter_runtime(&handle);
+pub(super) fn run(shared: &Arc<Shared>, handle: &Handle, core: Box<Core>) {
+    let _enter = context::enter_runtime(handle);
     let cx = WorkerContext::new(shared.clone(), None);
     let _entered = cx.enter(&WORKER);
 
