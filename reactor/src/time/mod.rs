@@ -1,11 +1,27 @@
-//! Timers: the hierarchical timer wheel.
+//! Timers: the hierarchical timer wheel and the async timer layer on top of it.
 //!
-//! This module holds the synchronous data structure, [`Wheel`]; the async layer (a `Sleep`
-//! future that registers itself on first poll, stores a `Waker` per entry, removes its entry
-//! on drop, and a driver that calls [`Wheel::poll`] and wakes the collected wakers outside the
-//! lock) is built on top of it later.
+//! - [`sleep`], [`sleep_until`] ([`Sleep`]), [`timeout`], [`timeout_at`] ([`Timeout`],
+//!   [`Elapsed`]), [`interval`], [`interval_at`] ([`Interval`], [`MissedTickBehavior`]): the
+//!   futures, on the current thread's timer driver ([`Handle::current`]).
+//! - [`Driver`] / [`Handle`]: the timer state shared by those futures, and the two calls an
+//!   executor makes to drive it: [`Handle::next_expiration`] (its park timeout) and
+//!   [`Handle::process`] (fire what is due), plus [`Handle::set_unpark`] (wake the parked
+//!   driver when a timer is armed earlier than it planned to wake).
+//! - [`Wheel`]: the synchronous data structure underneath.
 //!
-//! # Design
+//! # Async layer
+//!
+//! A [`Handle`] shares one `parking_lot::Mutex<Wheel<Waker>>` and a start `Instant`; deadlines
+//! become whole milliseconds since the start, rounded up, and [`Handle::process`] polls the
+//! wheel up to now rounded down, so a timer never fires early. A [`Sleep`] is registered
+//! lazily, on its first poll (a deadline already past completes without touching the wheel),
+//! keeps its [`TimerKey`], refreshes its waker on later pending polls (only if the stored one
+//! would not wake the same task), re-arms in place on [`Sleep::reset`], and removes its entry
+//! on drop. Firing removes entries under the lock and wakes their wakers after releasing it;
+//! a `Sleep` learns it fired because its key has gone stale. Wakers replaced or removed are
+//! likewise dropped outside the lock, and the unpark hook is called outside it.
+//!
+//! # Wheel design
 //!
 //! Time is a `u64` count of whole milliseconds since the wheel was created; the caller
 //! converts `Instant`s (rounding deadlines *up*, so a timer never fires early). The wheel has
@@ -60,6 +76,20 @@
 //!   pinned nodes, in accepting past deadlines (overdue list), and in its catch-up path for a
 //!   single poll that jumps over a whole top-level rotation.
 
+mod driver;
+mod interval;
+mod sleep;
+mod timeout;
 mod wheel;
 
+pub use self::driver::{Driver, EnterGuard, Handle, UnparkFn};
+pub use self::interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use self::sleep::{sleep, sleep_until, Sleep};
+pub use self::timeout::{timeout, timeout_at, Elapsed, Timeout};
 pub use self::wheel::{TimerKey, Wheel, LEVELS, RANGE_MS, SLOTS};
+
+/// The instant type of every timer API here: a re-export of [`std::time::Instant`], not a
+/// wrapper. The driver's clock is `std::time::Instant` (monotonic), so deadlines from any
+/// source (`Instant::now() + d`, hyper, other crates) can be passed without conversion, and
+/// there is no mocked or paused clock to abstract over (tern has no test-time control).
+pub use std::time::Instant;

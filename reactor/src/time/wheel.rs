@@ -208,6 +208,13 @@ impl<T> Wheel<T> {
         self.entries.get(key.index).filter(|e| e.generation == key.generation).map(|e| e.deadline)
     }
 
+    /// A mutable reference to the value of the armed timer `key`, or `None` if the key is
+    /// stale. `O(1)`; does not change the entry's deadline or its place in the wheel (the
+    /// async layer uses it to refresh a timer's `Waker` in place).
+    pub fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
+        self.entries.get_mut(key.index).filter(|e| e.generation == key.generation).map(|e| &mut e.value)
+    }
+
     /// The earliest time, in ms since the wheel's start, at which [`poll`](Wheel::poll) may
     /// have work to do, or `None` if the wheel is empty. `O(LEVELS)`.
     ///
