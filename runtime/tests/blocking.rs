@@ -525,17 +525,6 @@ fn dropping_a_runtime_inside_its_blocking_job_does_not_deadlock() {
     });
 }
 
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; `ru` is a valid, writable rusage.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    assert_eq!(rc, 0, "getrusage failed");
-    let tv =
-        |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
 #[test]
 fn idle_pool_threads_use_no_cpu() {
     let _exclusive = EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner());

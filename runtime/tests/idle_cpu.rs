@@ -18,16 +18,6 @@ const WAIT: Duration = Duration::from_millis(200);
 /// Budget for 200 ms of waiting; a spinning thread burns all 200 ms.
 const MAX_CPU: Duration = Duration::from_millis(50);
 
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    assert_eq!(rc, 0, "getrusage failed");
-    let tv =
-        |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
 /// (wall time, process CPU time) spent in `f`.
 fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
     let (w0, c0) = (Instant::now(), cpu_time());

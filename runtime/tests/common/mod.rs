@@ -288,3 +288,16 @@ pub fn signal_when(
     });
     async move { rx.await.unwrap_or(false) }
 }
+
+/// CPU time (user + system) this process has used so far, from `getrusage`.
+/// Process-wide: callers serialize against other tests that burn CPU.
+pub fn cpu_time() -> Duration {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage; getrusage only writes into it.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let tv =
+        |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
