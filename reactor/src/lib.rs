@@ -12,4 +12,5 @@
 #![warn(missing_docs)]
 
 pub mod io;
+pub mod net;
 pub mod time;

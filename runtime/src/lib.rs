@@ -22,6 +22,7 @@ mod blocking;
 mod builder;
 mod context;
 pub mod coop;
+pub mod fs;
 mod handle;
 mod loom;
 mod metrics;

@@ -1,0 +1,1 @@
+//! Network types on the I/O driver (in progress).

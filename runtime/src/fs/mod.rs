@@ -1,0 +1,1 @@
+//! Files over the blocking pool (in progress).
