@@ -7,7 +7,7 @@
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
-use tern_runtime::__loom::Parker;
+use tern_runtime::__loom::{Driver, Parker, SharedDriver};
 
 /// An `unpark` before `park` leaves a token: `park` returns at once, and the token
 /// is consumed (a second `unpark` is needed for a second `park`).
@@ -97,5 +97,94 @@ fn two_unparkers() {
         for th in threads {
             th.join().unwrap();
         }
+    });
+}
+
+/// A shared driver: a parker that wins it waits in the driver, and `unpark` must
+/// reach it there (through the driver's waker), at every step of the race.
+fn model_driver() -> std::sync::Arc<SharedDriver> {
+    let (driver, handle) = Driver::new_model();
+    std::sync::Arc::new(SharedDriver::new(driver, handle))
+}
+
+#[test]
+fn unpark_reaches_a_parker_in_the_driver() {
+    loom::model(|| {
+        let parker = Parker::with_driver(model_driver());
+        let unparker = parker.unparker();
+        let events = Arc::new(AtomicUsize::new(0));
+        let th = thread::spawn({
+            let events = events.clone();
+            move || {
+                events.fetch_add(1, SeqCst);
+                unparker.unpark();
+            }
+        });
+        while events.load(SeqCst) < 1 {
+            parker.park();
+        }
+        th.join().unwrap();
+    });
+}
+
+/// Two parkers share one driver: whichever wins it waits there, the other on its
+/// condition variable. Each is unparked once from a third thread; both wake,
+/// whatever the interleaving (including the driver being released and retaken
+/// between the two parks).
+#[test]
+fn two_parkers_share_a_driver() {
+    loom::model(|| {
+        let driver = model_driver();
+        let a = Parker::with_driver(driver.clone());
+        let b = Parker::with_driver(driver);
+        let (ua, ub) = (a.unparker(), b.unparker());
+        let flags = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let waker = thread::spawn({
+            let flags = flags.clone();
+            move || {
+                flags[0].store(1, SeqCst);
+                ua.unpark();
+                flags[1].store(1, SeqCst);
+                ub.unpark();
+            }
+        });
+        let other = thread::spawn({
+            let flags = flags.clone();
+            move || {
+                while flags[1].load(SeqCst) == 0 {
+                    b.park();
+                }
+            }
+        });
+        while flags[0].load(SeqCst) == 0 {
+            a.park();
+        }
+        other.join().unwrap();
+        waker.join().unwrap();
+    });
+}
+
+/// A wake of the driver itself (an I/O event or a timer armed earlier, which
+/// `DriverHandle::unpark` stands for) returns a parker waiting in it, and leaves
+/// no state behind that would lose a later `unpark`.
+#[test]
+fn driver_wake_then_unpark() {
+    loom::model(|| {
+        let driver = model_driver();
+        let parker = Parker::with_driver(driver.clone());
+        let unparker = parker.unparker();
+        let events = Arc::new(AtomicUsize::new(0));
+        let th = thread::spawn({
+            let events = events.clone();
+            move || {
+                driver.handle().unpark();
+                events.fetch_add(1, SeqCst);
+                unparker.unpark();
+            }
+        });
+        while events.load(SeqCst) < 1 {
+            parker.park();
+        }
+        th.join().unwrap();
     });
 }

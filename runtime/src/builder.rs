@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::blocking::{self, BlockingPool};
+use crate::driver::Enable;
 use crate::scheduler::multi_thread::Tuning;
 use crate::scheduler::{current_thread, multi_thread, Scheduler};
 use crate::{Handle, Runtime};
@@ -164,40 +165,47 @@ impl Builder {
         self
     }
 
-    /// Asks for the I/O and timer drivers. The reactor (`tern-reactor`) is not wired
-    /// in yet: today this only records the request, and [`Builder::io_requested`]
-    /// reports it.
+    /// Enables the I/O driver and the timers ([`Builder::enable_io`],
+    /// [`Builder::enable_time`]). [`Runtime::new`], [`Runtime::new_current_thread`]
+    /// and [`crate::block_on`] enable both.
     pub fn enable_all(&mut self) -> &mut Self {
         self.enable_io().enable_time()
     }
 
-    /// Asks for the I/O driver (recorded; see [`Builder::enable_all`]).
+    /// Enables the I/O driver: `tern_reactor::net` types and other I/O
+    /// resources created on the runtime's threads (workers, `block_on`, blocking
+    /// pool, [`Handle::enter`](crate::Handle::enter)) register with it. Without
+    /// it, creating one there fails with an error saying no reactor is running.
     pub fn enable_io(&mut self) -> &mut Self {
         self.enable_io = true;
         self
     }
 
-    /// Asks for the timer driver (recorded; see [`Builder::enable_all`]).
+    /// Enables the timers: `tern_reactor::time::{sleep, timeout, interval}` on the
+    /// runtime's threads use its timer wheel, which the runtime drives. Without
+    /// it, they panic saying no timer driver is set on the thread.
     pub fn enable_time(&mut self) -> &mut Self {
         self.enable_time = true;
         self
     }
 
-    /// Whether `enable_io`/`enable_all` was called, for the reactor wiring.
-    pub fn io_requested(&self) -> bool {
+    /// Whether `enable_io`/`enable_all` was called.
+    pub fn io_enabled(&self) -> bool {
         self.enable_io
     }
 
-    /// Whether `enable_time`/`enable_all` was called, for the reactor wiring.
-    pub fn time_requested(&self) -> bool {
+    /// Whether `enable_time`/`enable_all` was called.
+    pub fn time_enabled(&self) -> bool {
         self.enable_time
     }
 
     /// Starts the runtime.
     ///
     /// # Errors
-    /// When the operating system refuses to start a worker thread.
+    /// When the operating system refuses to start a worker thread or to create
+    /// the driver's `epoll` instance (e.g. out of file descriptors).
     pub fn build(&mut self) -> io::Result<Runtime> {
+        let enable = Enable { io: self.enable_io, time: self.enable_time };
         let worker_name = self.threads.name.clone();
         let blocking = BlockingPool::from_config(blocking::Config {
             max_threads: self.max_blocking_threads,
@@ -208,7 +216,8 @@ impl Builder {
         let spawner = blocking.spawner();
         match self.kind {
             Kind::CurrentThread => {
-                let shared = current_thread::Shared::new(self.event_interval, self.global_queue_interval);
+                let shared =
+                    current_thread::Shared::new(self.event_interval, self.global_queue_interval, enable)?;
                 blocking.shared().set_runtime(Scheduler::Current(shared.clone()));
                 let handle = Handle { inner: Scheduler::Current(shared), blocking: spawner };
                 Ok(Runtime::from_parts(handle, None, blocking))
@@ -217,9 +226,13 @@ impl Builder {
                 let n = self
                     .worker_threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-                let tuning =
-                    Tuning { global_queue_interval: self.global_queue_interval, lifo_slot: self.lifo_slot };
-                let (shared, workers) = multi_thread::Shared::start(n, &self.threads, tuning, &spawner)?;
+                let tuning = Tuning {
+                    event_interval: self.event_interval,
+                    global_queue_interval: self.global_queue_interval,
+                    lifo_slot: self.lifo_slot,
+                };
+                let (shared, workers) =
+                    multi_thread::Shared::start(n, &self.threads, tuning, enable, &spawner)?;
                 blocking.shared().set_runtime(Scheduler::Multi(shared.clone()));
                 let handle = Handle { inner: Scheduler::Multi(shared), blocking: spawner };
                 Ok(Runtime::from_parts(handle, Some(workers), blocking))

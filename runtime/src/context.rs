@@ -31,15 +31,24 @@ pub(crate) fn current_handle() -> Option<Handle> {
     CONTEXT.try_with(|c| c.handle.borrow().clone()).ok().flatten()
 }
 
-/// Restores the previous current handle on drop.
+/// Restores the previous current handle on drop (and the reactor's handles,
+/// through its own guards, which drop after this guard's `drop` runs).
 pub(crate) struct SetCurrentGuard {
     prev: Option<Handle>,
+    _io: Option<tern_reactor::io::EnterGuard>,
+    _time: Option<tern_reactor::time::EnterGuard>,
 }
 
-/// Makes `handle` the one `Handle::current()` returns until the guard drops.
+/// Makes `handle` the one `Handle::current()` returns until the guard drops,
+/// and its reactor's I/O and timer handles (when enabled) the ones
+/// `tern_reactor::io::Handle::current()` and `tern_reactor::time::Handle::current()`
+/// return.
 pub(crate) fn set_current(handle: &Handle) -> SetCurrentGuard {
+    let driver = handle.inner.driver().handle();
+    let _io = driver.io().map(tern_reactor::io::Handle::enter);
+    let _time = driver.time().map(tern_reactor::time::Handle::enter);
     let prev = CONTEXT.with(|c| c.handle.borrow_mut().replace(handle.clone()));
-    SetCurrentGuard { prev }
+    SetCurrentGuard { prev, _io, _time }
 }
 
 impl Drop for SetCurrentGuard {

@@ -22,6 +22,7 @@ mod blocking;
 mod builder;
 mod context;
 pub mod coop;
+mod driver;
 pub mod fs;
 mod handle;
 mod loom;
@@ -46,6 +47,7 @@ pub use yield_now::yield_now;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
+    pub use crate::driver::{Driver, DriverHandle, SharedDriver};
     pub use crate::park::{Parker, Unparker};
     pub use crate::scheduler::multi_thread::idle::Idle;
     pub use crate::scheduler::multi_thread::queue::{Local, LOCAL_QUEUE_CAPACITY};

@@ -1,18 +1,28 @@
 //! Thread parking: how an idle worker or a blocked `block_on` sleeps without
 //! spinning, and how it is woken without a lost wake-up.
 //!
-//! The protocol (also that of `std::thread::park`): a three-state word. `unpark`
-//! stores NOTIFIED; if it replaced PARKED it takes the lock before signalling, so
-//! the signal cannot fall between the parker's state check and its wait. A token
-//! left by an early `unpark` makes the next `park` return at once. Model-checked in
+//! The protocol (also that of `std::thread::park`, extended as in tokio's
+//! `park.rs` for a shared driver): a four-state word. A parker with a driver
+//! first tries to take it ([`SharedDriver`]); if it wins, it marks itself
+//! `PARKED_DRIVER` and blocks in the driver; otherwise it marks itself
+//! `PARKED_CONDVAR` and waits on its condition variable. `unpark` stores
+//! `NOTIFIED` and wakes whichever wait the state it replaced names: it takes the
+//! lock before signalling the condition variable, so the signal cannot fall
+//! between the parker's state check and its wait; it wakes the driver through its
+//! sticky waker, so a wake before the driver blocks is not lost either. A token
+//! left by an early `unpark` makes the next `park` return at once. Both parks may
+//! also return spuriously (the driver wakes for I/O and timers too): callers
+//! re-check their condition and park again. Model-checked in
 //! `loom-tests/tests/park.rs`.
 
+use crate::driver::SharedDriver;
 use crate::loom::{Arc, AtomicUsize, Condvar, Mutex, Ordering::SeqCst};
 use std::task::{Wake, Waker};
 
 const EMPTY: usize = 0;
-const PARKED: usize = 1;
-const NOTIFIED: usize = 2;
+const PARKED_CONDVAR: usize = 1;
+const PARKED_DRIVER: usize = 2;
+const NOTIFIED: usize = 3;
 
 /// The parking half, owned by the thread that sleeps.
 #[derive(Debug)]
@@ -31,6 +41,8 @@ struct Inner {
     state: AtomicUsize,
     lock: Mutex<()>,
     cvar: Condvar,
+    /// A plain `std` `Arc`: its contents are what the loom models check.
+    driver: Option<std::sync::Arc<SharedDriver>>,
 }
 
 impl Default for Parker {
@@ -40,13 +52,23 @@ impl Default for Parker {
 }
 
 impl Parker {
-    /// A parker with no token waiting.
+    /// A parker that waits on its condition variable only.
     pub fn new() -> Parker {
+        Parker::build(None)
+    }
+
+    /// A parker that waits in `driver` when no other thread does.
+    pub fn with_driver(driver: std::sync::Arc<SharedDriver>) -> Parker {
+        Parker::build(Some(driver))
+    }
+
+    fn build(driver: Option<std::sync::Arc<SharedDriver>>) -> Parker {
         Parker {
             inner: Arc::new(Inner {
                 state: AtomicUsize::new(EMPTY),
                 lock: Mutex::new(()),
                 cvar: Condvar::new(),
+                driver,
             }),
         }
     }
@@ -56,19 +78,28 @@ impl Parker {
         Unparker { inner: self.inner.clone() }
     }
 
-    /// Blocks until `unpark` is called (or returns at once if a token is waiting).
-    pub fn park(&self) {
-        self.inner.park()
+    /// Blocks until `unpark` is called (or returns at once if a token is
+    /// waiting). When the parker won the driver, it may also return after the
+    /// driver dispatched I/O events or fired timers. Returns `true` when it
+    /// waited in the driver.
+    pub fn park(&self) -> bool {
+        if self.inner.state.compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst).is_ok() {
+            return false;
+        }
+        if let Some(driver) = &self.inner.driver {
+            if let Some(()) = driver.try_with(|d| self.inner.park_driver(d)) {
+                return true;
+            }
+        }
+        self.inner.park_condvar();
+        false
     }
 }
 
 impl Inner {
-    fn park(&self) {
-        if self.state.compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst).is_ok() {
-            return;
-        }
+    fn park_condvar(&self) {
         let mut guard = self.lock.lock();
-        if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+        if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED_CONDVAR, SeqCst, SeqCst) {
             debug_assert_eq!(actual, NOTIFIED, "two threads parked on one Parker");
             self.state.store(EMPTY, SeqCst);
             return;
@@ -82,13 +113,30 @@ impl Inner {
         }
     }
 
+    fn park_driver(&self, driver: &mut crate::driver::Driver) {
+        if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED_DRIVER, SeqCst, SeqCst) {
+            debug_assert_eq!(actual, NOTIFIED, "two threads parked on one Parker");
+            self.state.store(EMPTY, SeqCst);
+            return;
+        }
+        driver.park(None);
+        // Woken by `unpark` (NOTIFIED) or by the driver's own events (still
+        // PARKED_DRIVER): either way the token, if any, is consumed here.
+        self.state.swap(EMPTY, SeqCst);
+    }
+
     fn unpark(&self) {
         match self.state.swap(NOTIFIED, SeqCst) {
             EMPTY | NOTIFIED => {}
-            PARKED => {
+            PARKED_CONDVAR => {
                 // Taking the lock orders this signal after the parker's wait began.
                 drop(self.lock.lock());
                 self.cvar.notify_one();
+            }
+            PARKED_DRIVER => {
+                if let Some(driver) = &self.driver {
+                    driver.handle().unpark();
+                }
             }
             _ => unreachable!("corrupt parker state"),
         }

@@ -31,17 +31,25 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A multi-thread runtime with one worker per core.
+    /// A multi-thread runtime with one worker per core, I/O and timers enabled.
     ///
     /// # Errors
-    /// When a worker thread cannot be started.
+    /// When a worker thread or the I/O driver cannot be started.
     pub fn new() -> std::io::Result<Runtime> {
-        Builder::new_multi_thread().build()
+        Builder::new_multi_thread().enable_all().build()
     }
 
-    /// A current-thread runtime: tasks run inside `block_on` on the calling thread.
+    /// A current-thread runtime (tasks run inside `block_on` on the calling
+    /// thread), I/O and timers enabled.
+    ///
+    /// # Panics
+    /// When the I/O driver cannot be created (the process is out of file
+    /// descriptors); use [`Builder::new_current_thread`] to get the error.
     pub fn new_current_thread() -> Runtime {
-        Builder::new_current_thread().build().expect("a current-thread runtime starts no threads")
+        Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("failed to create the tern runtime's I/O driver")
     }
 
     pub(crate) fn from_parts(
@@ -166,8 +174,8 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Starts a multi-thread runtime (one worker per core), runs `future` on this
-/// thread to completion, then shuts the runtime down.
+/// Starts a multi-thread runtime (one worker per core, I/O and timers enabled),
+/// runs `future` on this thread to completion, then shuts the runtime down.
 ///
 /// ```
 /// let v = tern_runtime::block_on(async { tern_runtime::spawn(async { 21 * 2 }).await.unwrap() });

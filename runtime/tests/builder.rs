@@ -186,13 +186,13 @@ fn other_settings_build_working_runtimes() {
     with_deadline("settings", BODY_DEADLINE, || {
         let mut b = Builder::new_multi_thread();
         b.worker_threads(2).enable_all();
-        assert!(b.io_requested() && b.time_requested());
+        assert!(b.io_enabled() && b.time_enabled());
         assert!(format!("{b:?}").contains("Builder"));
         let rt = b.build().unwrap();
         assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
 
         let b = Builder::new_current_thread();
-        assert!(!b.io_requested() && !b.time_requested());
+        assert!(!b.io_enabled() && !b.time_enabled());
 
         // Extreme intervals still run everything.
         for flavor in [Flavor::CurrentThread, Flavor::MultiThread(2)] {

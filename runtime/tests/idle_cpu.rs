@@ -114,3 +114,42 @@ fn idle_workers_park() {
         });
     }
 }
+
+/// Waiting on the runtime's own timers and I/O driver: `block_on(sleep)`, tasks
+/// sleeping, an interval ticking. The driver's thread waits in `epoll_wait`.
+#[test]
+fn waiting_on_timers_parks_in_the_driver() {
+    use tern_reactor::time;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for flavor in flavors() {
+        with_deadline(&format!("{flavor:?}"), BODY_DEADLINE, move || {
+            let rt = flavor.build();
+            rt.block_on(async { time::sleep(Duration::from_millis(1)).await });
+            thread::sleep(Duration::from_millis(50));
+
+            let ((), wall, cpu) = measure(|| rt.block_on(async { time::sleep(WAIT).await }));
+            check(&format!("{flavor:?} block_on(time::sleep)"), wall, cpu);
+
+            let ((), wall, cpu) = measure(|| {
+                rt.block_on(async {
+                    let hs: Vec<_> = (0..16).map(|_| tern_runtime::spawn(time::sleep(WAIT))).collect();
+                    for h in hs {
+                        h.await.unwrap();
+                    }
+                })
+            });
+            check(&format!("{flavor:?} 16 tasks in time::sleep"), wall, cpu);
+
+            let ((), wall, cpu) = measure(|| {
+                rt.block_on(rt.spawn(async {
+                    let mut iv = time::interval(WAIT / 10);
+                    for _ in 0..=10 {
+                        iv.tick().await;
+                    }
+                }))
+                .unwrap()
+            });
+            check(&format!("{flavor:?} interval"), wall, cpu);
+        });
+    }
+}

@@ -16,6 +16,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use crossbeam_utils::CachePadded;
 
 use crate::coop::Budget;
+use crate::driver::{Driver, Enable, SharedDriver};
 use crate::loom::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering::*};
 use crate::metrics::{self, WorkerMetrics, WorkerMetricsSet};
 use crate::park::{Parker, Unparker};
@@ -41,6 +42,8 @@ pub(crate) struct Shared {
     local_len: AtomicUsize,
     event_interval: u32,
     global_queue_interval: u32,
+    /// The I/O and timer driver; the core's holder parks in it.
+    driver: Arc<SharedDriver>,
 }
 
 pub(crate) struct Core {
@@ -49,10 +52,19 @@ pub(crate) struct Core {
     parker: Parker,
 }
 
-type DriverContext = CoreContext<Shared, Core>;
+type SchedContext = CoreContext<Shared, Core>;
+
+/// Puts a core taken out of the context back when dropped (also on unwind).
+struct PutBack<'a>(&'a SchedContext, Option<Box<Core>>);
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        *self.0.core.borrow_mut() = self.1.take();
+    }
+}
 
 std::thread_local! {
-    static CURRENT: Cell<*const DriverContext> = const { Cell::new(std::ptr::null()) };
+    static CURRENT: Cell<*const SchedContext> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The main future's waker: a flag plus an unpark.
@@ -72,9 +84,15 @@ impl Wake for MainWaker {
 }
 
 impl Shared {
-    pub(crate) fn new(event_interval: u32, global_queue_interval: u32) -> Arc<Shared> {
-        let parker = Parker::new();
-        Arc::new(Shared {
+    pub(crate) fn new(
+        event_interval: u32,
+        global_queue_interval: u32,
+        enable: Enable,
+    ) -> std::io::Result<Arc<Shared>> {
+        let (driver, driver_handle) = Driver::new(enable)?;
+        let driver = Arc::new(SharedDriver::new(driver, driver_handle));
+        let parker = Parker::with_driver(driver.clone());
+        Ok(Arc::new(Shared {
             remote: Mutex::new(VecDeque::new()),
             remote_len: AtomicUsize::new(0),
             owned: OwnedTasks::new(1),
@@ -87,7 +105,12 @@ impl Shared {
             local_len: AtomicUsize::new(0),
             event_interval,
             global_queue_interval,
-        })
+            driver,
+        }))
+    }
+
+    pub(crate) fn driver(&self) -> &SharedDriver {
+        &self.driver
     }
 
     pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<Arc<str>>) -> JoinHandle<F::Output>
@@ -105,7 +128,7 @@ impl Shared {
     /// Queues on the core if this thread holds it, else remotely (and unparks).
     /// A yielding task first lets the remote queue's tasks in ahead of it.
     fn push(self: &Arc<Self>, task: Task, is_spawn: bool, is_yield: bool) {
-        let task = DriverContext::with_current(&CURRENT, self, |core| {
+        let task = SchedContext::with_current(&CURRENT, self, |core| {
             let Some(core) = core else { return Some(task) };
             if is_yield && self.remote_len.load(Acquire) > 0 {
                 let mut remote = self.remote.lock();
@@ -168,11 +191,11 @@ impl Shared {
 
     /// Runs the tasks and `future` on this thread with `core` until `future` is done.
     fn drive<F: Future>(self: &Arc<Self>, core: Box<Core>, mut future: std::pin::Pin<&mut F>) -> F::Output {
-        let cx = DriverContext::new(self.clone(), Some(core));
+        let cx = SchedContext::new(self.clone(), Some(core));
         let _entered = cx.enter(&CURRENT);
         // Puts the core back even if a poll panics, then lets a waiting
         // `block_on` take it over.
-        struct Restore<'a>(&'a DriverContext);
+        struct Restore<'a>(&'a SchedContext);
         impl Drop for Restore<'_> {
             fn drop(&mut self) {
                 if let Some(core) = self.0.core.borrow_mut().take() {
@@ -188,6 +211,8 @@ impl Shared {
 
         let main = Arc::new(MainWaker { woken: AtomicBool::new(true), unparker: self.unparker.clone() });
         let waker = Waker::from(main.clone());
+        // Polls (main future and tasks) since the driver was last looked at.
+        let mut since_driver = 0;
         loop {
             if main.woken.swap(false, AcqRel) {
                 let poll = context::with_budget(Budget::initial(), || {
@@ -196,6 +221,7 @@ impl Shared {
                 if let Poll::Ready(v) = poll {
                     return v;
                 }
+                since_driver += 1;
             }
             // Up to `event_interval` tasks between polls of the main future, even
             // when it woke itself, so a main future that yields cannot starve them.
@@ -208,15 +234,25 @@ impl Shared {
                 task.run();
                 ran += 1;
             }
+            since_driver += ran;
             if ran == 0 && !main.woken.load(Acquire) {
                 metrics::bump(&self.metrics[0].parks);
-                let core = cx.core.borrow();
-                core.as_ref().expect("core").parker.park();
+                // Parked without the core in the context, so tasks woken by the
+                // driver go to the remote queue (and leave an unpark token)
+                // instead of borrowing the core while it parks.
+                let core = cx.core.borrow_mut().take().expect("core");
+                let core = PutBack(&cx, Some(core));
+                core.1.as_ref().expect("core").parker.park();
+                since_driver = 0;
+            } else if since_driver >= self.event_interval {
+                // Busy for a while: let I/O events and due timers in.
+                self.driver.maintain();
+                since_driver = 0;
             }
         }
     }
 
-    fn next_task(&self, cx: &DriverContext) -> Option<Task> {
+    fn next_task(&self, cx: &SchedContext) -> Option<Task> {
         let mut slot = cx.core.borrow_mut();
         let core = slot.as_mut().expect("core");
         core.tick = core.tick.wrapping_add(1);
@@ -252,6 +288,9 @@ impl Shared {
         let remote = std::mem::take(&mut *self.remote.lock());
         self.remote_len.store(0, Release);
         drop(remote);
+        // No `block_on` drives the core now (shutdown runs when the runtime is
+        // dropped): I/O resources that outlive the runtime fail from here on.
+        self.driver.shutdown();
     }
 
     pub(crate) fn worker_metrics(&self) -> &[CachePadded<WorkerMetrics>] {

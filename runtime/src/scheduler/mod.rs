@@ -13,3 +13,13 @@ pub(crate) enum Scheduler {
     Current(Arc<current_thread::Shared>),
     Multi(Arc<multi_thread::Shared>),
 }
+
+impl Scheduler {
+    /// The runtime's driver (I/O events and timers).
+    pub(crate) fn driver(&self) -> &crate::driver::SharedDriver {
+        match self {
+            Scheduler::Current(s) => s.driver(),
+            Scheduler::Multi(s) => s.driver(),
+        }
+    }
+}

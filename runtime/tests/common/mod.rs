@@ -50,8 +50,9 @@ impl Flavor {
         }
     }
 
+    /// The runtime with I/O and timers enabled (as `Runtime::new` has them).
     pub fn build(self) -> Runtime {
-        self.builder().build().expect("runtime builds")
+        self.builder().enable_all().build().expect("runtime builds")
     }
 
     pub fn is_multi(self) -> bool {

@@ -97,6 +97,11 @@ impl Idle {
         self.sleepers.lock().contains(&index)
     }
 
+    /// A sleeping worker, left on the list (for the driver hand-off).
+    pub fn any_sleeper(&self) -> Option<usize> {
+        self.sleepers.lock().last().copied()
+    }
+
     /// Takes every sleeper off the list (for shutdown).
     pub fn take_all_sleepers(&self) -> Vec<usize> {
         std::mem::take(&mut *self.sleepers.lock())

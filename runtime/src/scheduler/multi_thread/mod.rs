@@ -23,6 +23,7 @@ use self::idle::Idle;
 use self::queue::Local;
 use crate::blocking::Spawner;
 use crate::builder::ThreadConfig;
+use crate::driver::{Driver, Enable, SharedDriver};
 use crate::loom::{fence, AtomicBool, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::metrics::{self, WorkerMetrics, WorkerMetricsSet};
 use crate::park::{Parker, Unparker};
@@ -35,6 +36,8 @@ pub(crate) type Task = Notified<Arc<Shared>>;
 /// Scheduler tuning, fixed at build time.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tuning {
+    /// Ticks between non-blocking looks at the driver by a busy worker.
+    pub(crate) event_interval: u32,
     /// Ticks between forced looks at the injector, for fairness.
     pub(crate) global_queue_interval: u32,
     pub(crate) lifo_slot: bool,
@@ -45,6 +48,8 @@ pub(crate) struct Shared {
     remotes: Box<[Remote]>,
     inject: Injector<Task>,
     idle: Idle,
+    /// The I/O and timer driver the idle workers take turns parking in.
+    driver: Arc<SharedDriver>,
     owned: OwnedTasks<Arc<Shared>>,
     shutdown: AtomicBool,
     exited: Mutex<usize>,
@@ -83,14 +88,17 @@ impl Shared {
         n: usize,
         threads: &ThreadConfig,
         tuning: Tuning,
+        enable: Enable,
         blocking: &Spawner,
     ) -> std::io::Result<(Arc<Shared>, Workers)> {
         let n = n.max(1);
+        let (driver, driver_handle) = Driver::new(enable)?;
+        let driver = Arc::new(SharedDriver::new(driver, driver_handle));
         let mut cores = Vec::with_capacity(n);
         let mut remotes = Vec::with_capacity(n);
         for index in 0..n {
             let queue = Local::new();
-            let parker = Parker::new();
+            let parker = Parker::with_driver(driver.clone());
             remotes.push(Remote { stealer: queue.stealer(), unparker: parker.unparker() });
             cores.push(Box::new(Core {
                 index,
@@ -106,6 +114,7 @@ impl Shared {
             remotes: remotes.into_boxed_slice(),
             inject: Injector::new(),
             idle: Idle::new(n),
+            driver,
             owned: OwnedTasks::new(n * 4),
             shutdown: AtomicBool::new(false),
             exited: Mutex::new(0),
@@ -217,6 +226,19 @@ impl Shared {
         }
     }
 
+    /// A worker left the driver to run tasks: if another worker sleeps on its
+    /// condition variable, wake it (without taking it off the sleeper list), so
+    /// it re-parks in the driver and events keep flowing while this one is busy.
+    fn hand_off_driver(&self) {
+        if let Some(index) = self.idle.any_sleeper() {
+            self.remotes[index].unparker.unpark();
+        }
+    }
+
+    pub(crate) fn driver(&self) -> &SharedDriver {
+        &self.driver
+    }
+
     fn is_shutdown(&self) -> bool {
         self.shutdown.load(Relaxed)
     }
@@ -273,6 +295,11 @@ impl Shared {
         } else {
             // Threads stuck in a task's poll are detached, never waited on.
             workers.threads.clear();
+        }
+        if all {
+            // No worker can be parked in the driver any more: drop it, so I/O
+            // resources that outlive the runtime fail instead of hanging.
+            self.driver.shutdown();
         }
         // Anything a late wake pushed after the first drain.
         while queue::retry(|| self.inject.steal()).is_some() {}

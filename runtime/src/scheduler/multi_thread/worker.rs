@@ -38,6 +38,10 @@ pub(super) fn run(shared: &Arc<Shared>, handle: &Handle, core: Box<Core>) {
     let mut core = core;
     while !shared.is_shutdown() {
         core.tick = core.tick.wrapping_add(1);
+        if core.tick.is_multiple_of(shared.tuning.event_interval) {
+            // Busy for a while: let I/O events and due timers in.
+            shared.driver.maintain();
+        }
         if let Some(task) = next_task(shared, &mut core) {
             core = run_task(&cx, core, task);
             continue;
@@ -140,13 +144,18 @@ fn park(shared: &Shared, mut core: Box<Core>) -> Box<Core> {
     }
     core.searching = false;
     loop {
-        core.parker.park();
+        // In the driver if no other worker is (then I/O events and timers wake
+        // us too: dispatched, they schedule tasks and notify a worker, maybe us).
+        let drove = core.parker.park();
         if shared.is_shutdown() {
             return core;
         }
         if !shared.idle.is_parked(index) {
             // `worker_to_notify` took us off the list and counted us as searching.
             core.searching = true;
+            if drove {
+                shared.hand_off_driver();
+            }
             return core;
         }
     }
