@@ -11,6 +11,9 @@
 //! issue (see `docs/architecture.md`).
 #![warn(missing_docs)]
 
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
+mod loom;
 pub mod net;
 pub mod time;

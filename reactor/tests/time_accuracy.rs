@@ -1,6 +1,8 @@
 //! Accuracy of `sleep(10 ms)` with a parked driver thread: never early, and the p99 of the
-//! lateness. The spec target is [10 ms, 12 ms] at p99 on an idle machine; the assertion is
-//! looser (50 ms) because CI machines are shared, and the distribution is printed.
+//! lateness. The spec target is [10 ms, 12 ms] at p99 on an idle machine, measured by
+//! `benches/src/bin/timer_accuracy.rs` (tern vs tokio); this test only checks "never early"
+//! and a gross bound (a timer that waits for an unrelated wake-up is seconds late), since CI
+//! machines are shared. The distribution is printed.
 
 mod time_support;
 
@@ -40,5 +42,5 @@ fn sleep_10ms_accuracy() {
         samples[runs - 1]
     );
     assert!(samples[0] >= Duration::from_millis(10), "a sleep completed early: {:?}", samples[0]);
-    assert!(pct(99) < Duration::from_millis(50), "p99 {:?}", pct(99));
+    assert!(pct(99) < Duration::from_millis(1000), "p99 {:?}", pct(99));
 }

@@ -25,6 +25,8 @@ pub mod coop;
 mod driver;
 pub mod fs;
 mod handle;
+#[cfg(feature = "hyper")]
+mod hyper_executor;
 mod loom;
 mod metrics;
 mod park;
@@ -38,6 +40,8 @@ pub use blocking::{
 };
 pub use builder::{numbered_thread_names, Builder};
 pub use handle::{EnterGuard, Handle, TryCurrentError};
+#[cfg(feature = "hyper")]
+pub use hyper_executor::HyperExecutor;
 pub use metrics::RuntimeMetrics;
 pub use runtime::{block_on, spawn, Runtime};
 pub use task::{JoinError, JoinHandle};

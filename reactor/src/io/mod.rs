@@ -55,7 +55,6 @@
 //! the generation in the token), async-io's `Reactor`/`Source`, and the `mio` documentation.
 
 mod driver;
-mod loom;
 mod ready;
 mod registration;
 mod scheduled_io;

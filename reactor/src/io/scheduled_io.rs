@@ -29,7 +29,7 @@
 use std::io;
 use std::task::{Context, Poll, Waker};
 
-use super::loom::{AtomicUsize, Mutex, Ordering};
+use crate::loom::{AtomicUsize, Mutex, Ordering};
 use super::ready::{Direction, Ready, ReadyEvent};
 
 /// Set once the driver is gone: every poll then fails.

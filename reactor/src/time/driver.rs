@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use crate::loom::Mutex;
 
 use super::sleep::Sleep;
 use super::wheel::{TimerKey, Wheel};
@@ -272,7 +272,12 @@ impl Handle {
     /// Safe to call at any time and from any thread (calling it early or often only costs
     /// time). Concurrent calls serialize on the lock; each fired timer is woken exactly once.
     pub fn process(&self) -> usize {
-        let now = self.now_ms();
+        self.process_at(self.now_ms())
+    }
+
+    /// [`process`](Handle::process) with the clock read as `now` (whole ms since
+    /// [`start`](Handle::start)); the loom models use it, having no clock.
+    pub(crate) fn process_at(&self, now: u64) -> usize {
         let mut state = self.inner.state.lock();
         let mut fired = std::mem::take(&mut state.spare);
         state.wheel.poll(now, &mut fired);

@@ -93,3 +93,13 @@ pub use self::wheel::{TimerKey, Wheel, LEVELS, RANGE_MS, SLOTS};
 /// source (`Instant::now() + d`, hyper, other crates) can be passed without conversion, and
 /// there is no mocked or paused clock to abstract over (tern has no test-time control).
 pub use std::time::Instant;
+
+/// Internals exposed for the loom models in `loom-tests/` (only with `--cfg loom`).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    /// Fires every timer due at or before `now_ms` (ms since the handle's start).
+    pub fn process_at(handle: &super::Handle, now_ms: u64) -> usize {
+        handle.process_at(now_ms)
+    }
+}

@@ -1,8 +1,9 @@
-//! Where [`ScheduledIo`](super::scheduled_io::ScheduledIo)'s atomics and lock come from.
+//! Where the reactor's modelled atomics and locks come from.
 //!
-//! With `--cfg loom` they are loom's model-checked twins, so `loom-tests/tests/readiness.rs`
-//! explores every interleaving of the readiness protocol. Without it they are `std` atomics
-//! and a `parking_lot` mutex. (The rest of the driver, the slab lock and `mio`, is not
+//! With `--cfg loom` they are loom's model-checked twins, so the models in `loom-tests/`
+//! (`readiness.rs`: a source's readiness word and wakers; `timer.rs`: a timer entry firing
+//! racing its drop, poll and reset) explore every interleaving. Without it they are `std`
+//! atomics and `parking_lot` mutexes. (The rest, the I/O driver's slab lock and `mio`, is not
 //! modelled and uses `std`/`parking_lot` directly.)
 
 #[cfg(loom)]
@@ -19,6 +20,9 @@ mod imp {
         }
         pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
             self.0.lock().unwrap()
+        }
+        pub(crate) fn try_lock(&self) -> Option<loom::sync::MutexGuard<'_, T>> {
+            self.0.try_lock().ok()
         }
     }
 }
