@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
-use tern_reactor::time::{Driver, Handle, Sleep, __loom::process_at};
+use tern_reactor::time::{__loom::process_at, Driver, Handle, Sleep};
 
 /// Counts its wakes.
 #[derive(Default)]

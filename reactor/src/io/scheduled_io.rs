@@ -29,8 +29,8 @@
 use std::io;
 use std::task::{Context, Poll, Waker};
 
-use crate::loom::{AtomicUsize, Mutex, Ordering};
 use super::ready::{Direction, Ready, ReadyEvent};
+use crate::loom::{AtomicUsize, Mutex, Ordering};
 
 /// Set once the driver is gone: every poll then fails.
 const SHUTDOWN: usize = 1 << 7;
