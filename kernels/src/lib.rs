@@ -1,4 +1,46 @@
-//! tern's ternary kernels: I2_S / TQ1_0 / TQ2_0 formats, activation quantization
-//! and GEMV / GEMM with a scalar reference and SIMD paths. No async, no I/O.
+//! tern's kernels for BitNet b1.58 ternary LLMs: tensor formats, activation
+//! quantization, GEMV / GEMM, and the small ops of the forward pass. No async, no I/O,
+//! no allocation in hot loops: inputs are slices, outputs go into caller buffers.
 //!
-//! Empty until the kernels issue lands (see `docs/architecture.md`).
+//! | module | one job |
+//! | --- | --- |
+//! | [`formats`] | byte-exact `I2_S`, `TQ2_0`, `TQ1_0`, `F32` / `F16` / `BF16`, `Q8_0`, `Q6_K` |
+//! | [`ternary`] | [`TernaryMatrix`]: the internal, SIMD-ready weight layout, and load-time repack |
+//! | [`quant`] | per-token absmax int8 activation quantization |
+//! | [`scalar`] | the portable reference kernels (ternary and dense GEMV / GEMM) |
+//! | [`dense`] | [`DenseMatrix`]: embeddings and output heads in their file format |
+//! | [`ops`] | RMSNorm, softmax, NEOX RoPE, squared ReLU |
+//! | [`dispatch`] | [`Path`] detection, `TERN_KERNEL_PATH`, the dispatched entry points |
+//!
+//! ```
+//! use tern_kernels::{dispatch::Kernels, quant::QuantizedActs, ternary::TernaryMatrix};
+//!
+//! // 2 x 3 ternary weights, per-tensor scale 0.5.
+//! let w = TernaryMatrix::from_values(2, 3, &[1, 0, -1, 1, 1, 1], 0.5).unwrap();
+//! let x = QuantizedActs::from_f32(&[1.0, 2.0, 4.0]);
+//! let mut y = [0f32; 2];
+//! Kernels::scalar().gemv(&w, x.view(), 0..2, &mut y).unwrap();
+//! assert!((y[0] - (1.0 - 4.0) * 0.5).abs() < 0.05);
+//! assert!((y[1] - 7.0 * 0.5).abs() < 0.05);
+//! ```
+//!
+//! Only the scalar path is implemented so far; see [`dispatch`] for the status of the
+//! SIMD paths.
+
+#![warn(missing_docs)]
+
+pub mod dense;
+pub mod dispatch;
+mod error;
+pub mod formats;
+pub mod ops;
+pub mod quant;
+pub mod scalar;
+pub mod ternary;
+
+pub use dense::DenseMatrix;
+pub use dispatch::{Kernels, Path};
+pub use error::KernelError;
+pub use formats::GgmlType;
+pub use quant::{ActsView, QuantizedActs, QuantizedBatch};
+pub use ternary::{PackedBlock, Scales, TernaryMatrix};

@@ -1,0 +1,334 @@
+//! Kernel path selection and the dispatched GEMV / GEMM entry points.
+//!
+//! A [`Path`] names an instruction-set path. [`Kernels`] holds the one chosen for a
+//! process or a test: [`Kernels::from_env`] reads `TERN_KERNEL_PATH`
+//! (`auto` or unset: the best path this CPU supports; `scalar`, `avx2`, `avx512vnni`,
+//! `neon`: force that path, an error if this CPU cannot run it), [`Kernels::detect`]
+//! picks the best supported path, [`Kernels::with_path`] forces one. [`global`] caches
+//! `from_env` once per process, and the free functions here go through it.
+//!
+//! Detection (run time, `std::arch`): `Avx512Vnni` needs `avx512f`, `avx512bw`,
+//! `avx512vl` and `avx512vnni`; `Avx2` needs `avx2` and `fma`; `Neon` is `neon` on
+//! aarch64; `Scalar` is always available.
+//!
+//! **Status (part 1 of the kernels issue): only the scalar path is implemented.** The
+//! `Avx2`, `Avx512Vnni` and `Neon` paths are detected and can be selected, but their
+//! entry points run the scalar code (TODO, part 2). [`Kernels::path`] reports the path
+//! selected, [`Kernels::effective_path`] the code that actually runs (`Scalar` for all
+//! of them today). Every path must produce the same integers as
+//! [`crate::scalar::ternary::gemv_i32`] / [`crate::scalar::ternary::gemm_i32`].
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use crate::dense::DenseMatrix;
+use crate::error::KernelError;
+use crate::quant::{ActsView, QuantizedBatch};
+use crate::scalar;
+use crate::ternary::TernaryMatrix;
+
+/// The environment variable that forces a kernel path.
+pub const ENV_VAR: &str = "TERN_KERNEL_PATH";
+
+/// An instruction-set path for the kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Path {
+    /// Portable Rust, the reference.
+    Scalar,
+    /// x86-64 AVX2 (+ FMA): `maddubs` on 32-byte blocks.
+    Avx2,
+    /// x86-64 AVX-512 with VNNI (`vpdpbusd`).
+    Avx512Vnni,
+    /// aarch64 NEON.
+    Neon,
+}
+
+impl Path {
+    /// Every path, best last.
+    pub const ALL: [Path; 4] = [Path::Scalar, Path::Neon, Path::Avx2, Path::Avx512Vnni];
+
+    /// The lower-case name used by `TERN_KERNEL_PATH`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Scalar => "scalar",
+            Path::Avx2 => "avx2",
+            Path::Avx512Vnni => "avx512vnni",
+            Path::Neon => "neon",
+        }
+    }
+
+    /// Parses a `TERN_KERNEL_PATH` name (case-insensitive, surrounding spaces ignored).
+    ///
+    /// Errors: [`KernelError::UnknownPath`].
+    pub fn from_name(name: &str) -> Result<Path, KernelError> {
+        let n = name.trim().to_ascii_lowercase();
+        Path::ALL
+            .into_iter()
+            .find(|p| p.name() == n)
+            .ok_or_else(|| KernelError::UnknownPath(name.to_string()))
+    }
+
+    /// Whether this CPU can run the path (run-time detection).
+    pub fn is_supported(self) -> bool {
+        match self {
+            Path::Scalar => true,
+            Path::Avx2 => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    false
+                }
+            }
+            Path::Avx512Vnni => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("avx512bw")
+                        && std::arch::is_x86_feature_detected!("avx512vl")
+                        && std::arch::is_x86_feature_detected!("avx512vnni")
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    false
+                }
+            }
+            Path::Neon => {
+                #[cfg(target_arch = "aarch64")]
+                {
+                    std::arch::is_aarch64_feature_detected!("neon")
+                }
+                #[cfg(not(target_arch = "aarch64"))]
+                {
+                    false
+                }
+            }
+        }
+    }
+
+    /// The best path this CPU supports.
+    pub fn detect() -> Path {
+        Path::ALL.into_iter().rev().find(|p| p.is_supported()).unwrap_or(Path::Scalar)
+    }
+
+    /// Whether the path has its own implementation yet (only `Scalar` in part 1).
+    pub fn is_implemented(self) -> bool {
+        matches!(self, Path::Scalar)
+    }
+}
+
+/// Resolves a `TERN_KERNEL_PATH` value: `None`, empty or `auto` detect; a path name
+/// must be supported by this CPU.
+///
+/// Errors: [`KernelError::UnknownPath`], [`KernelError::UnsupportedPath`].
+pub fn resolve(value: Option<&str>) -> Result<Path, KernelError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(Path::detect()),
+        Some(v) if v.eq_ignore_ascii_case("auto") => Ok(Path::detect()),
+        Some(v) => {
+            let p = Path::from_name(v)?;
+            if p.is_supported() {
+                Ok(p)
+            } else {
+                Err(KernelError::UnsupportedPath(p))
+            }
+        }
+    }
+}
+
+/// A chosen kernel path and the entry points that run on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernels {
+    path: Path,
+}
+
+impl Kernels {
+    /// The best path this CPU supports.
+    pub fn detect() -> Kernels {
+        Kernels { path: Path::detect() }
+    }
+
+    /// The scalar reference path.
+    pub fn scalar() -> Kernels {
+        Kernels { path: Path::Scalar }
+    }
+
+    /// Forces `path`.
+    ///
+    /// Errors: [`KernelError::UnsupportedPath`] when this CPU cannot run it.
+    pub fn with_path(path: Path) -> Result<Kernels, KernelError> {
+        if path.is_supported() {
+            Ok(Kernels { path })
+        } else {
+            Err(KernelError::UnsupportedPath(path))
+        }
+    }
+
+    /// From `TERN_KERNEL_PATH` (see [`resolve`]). A value that is not valid Unicode
+    /// counts as an unknown path.
+    pub fn from_env() -> Result<Kernels, KernelError> {
+        let value = std::env::var_os(ENV_VAR);
+        let value = match &value {
+            Some(v) => {
+                Some(v.to_str().ok_or_else(|| KernelError::UnknownPath(v.to_string_lossy().into_owned()))?)
+            }
+            None => None,
+        };
+        resolve(value).map(|path| Kernels { path })
+    }
+
+    /// The selected path.
+    pub fn path(&self) -> Path {
+        self.path
+    }
+
+    /// The path whose code actually runs: the selected one if implemented, else
+    /// `Scalar` (every SIMD path today; TODO part 2).
+    pub fn effective_path(&self) -> Path {
+        if self.path.is_implemented() {
+            self.path
+        } else {
+            Path::Scalar
+        }
+    }
+
+    /// Ternary integer GEMV, see [`scalar::ternary::gemv_i32`].
+    pub fn gemv_i32(
+        &self,
+        w: &TernaryMatrix,
+        x: ActsView<'_>,
+        rows: Range<usize>,
+        out: &mut [i32],
+    ) -> Result<(), KernelError> {
+        // TODO(kernels part 2): Avx2 / Avx512Vnni / Neon bodies; all run scalar for now.
+        scalar::ternary::gemv_i32(w, x, rows, out)
+    }
+
+    /// Ternary f32 GEMV, see [`scalar::ternary::gemv`].
+    pub fn gemv(
+        &self,
+        w: &TernaryMatrix,
+        x: ActsView<'_>,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        scalar::ternary::gemv(w, x, rows, out)
+    }
+
+    /// Ternary integer GEMM, see [`scalar::ternary::gemm_i32`].
+    pub fn gemm_i32(
+        &self,
+        w: &TernaryMatrix,
+        xs: &QuantizedBatch,
+        rows: Range<usize>,
+        out: &mut [i32],
+    ) -> Result<(), KernelError> {
+        scalar::ternary::gemm_i32(w, xs, rows, out)
+    }
+
+    /// Ternary f32 GEMM, see [`scalar::ternary::gemm`].
+    pub fn gemm(
+        &self,
+        w: &TernaryMatrix,
+        xs: &QuantizedBatch,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        scalar::ternary::gemm(w, xs, rows, out)
+    }
+
+    /// Dense (output head) GEMV with f32 activations, see [`scalar::dense::gemv`].
+    pub fn dense_gemv(
+        &self,
+        w: &DenseMatrix,
+        x: &[f32],
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        scalar::dense::gemv(w, x, rows, out)
+    }
+
+    /// Dense (output head) GEMM with f32 activations, see [`scalar::dense::gemm`].
+    pub fn dense_gemm(
+        &self,
+        w: &DenseMatrix,
+        xs: &[f32],
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        scalar::dense::gemm(w, xs, rows, out)
+    }
+}
+
+static GLOBAL: OnceLock<Result<Kernels, KernelError>> = OnceLock::new();
+
+/// The process-wide [`Kernels`], resolved from `TERN_KERNEL_PATH` on first use and
+/// cached (later changes to the variable are not seen).
+///
+/// Errors: the variable names an unknown path or one this CPU cannot run (the same
+/// error on every call).
+pub fn global() -> Result<Kernels, KernelError> {
+    GLOBAL.get_or_init(Kernels::from_env).clone()
+}
+
+/// [`Kernels::gemv`] on the [`global`] path.
+pub fn gemv(
+    w: &TernaryMatrix,
+    x: ActsView<'_>,
+    rows: Range<usize>,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    global()?.gemv(w, x, rows, out)
+}
+
+/// [`Kernels::gemv_i32`] on the [`global`] path.
+pub fn gemv_i32(
+    w: &TernaryMatrix,
+    x: ActsView<'_>,
+    rows: Range<usize>,
+    out: &mut [i32],
+) -> Result<(), KernelError> {
+    global()?.gemv_i32(w, x, rows, out)
+}
+
+/// [`Kernels::gemm`] on the [`global`] path.
+pub fn gemm(
+    w: &TernaryMatrix,
+    xs: &QuantizedBatch,
+    rows: Range<usize>,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    global()?.gemm(w, xs, rows, out)
+}
+
+/// [`Kernels::gemm_i32`] on the [`global`] path.
+pub fn gemm_i32(
+    w: &TernaryMatrix,
+    xs: &QuantizedBatch,
+    rows: Range<usize>,
+    out: &mut [i32],
+) -> Result<(), KernelError> {
+    global()?.gemm_i32(w, xs, rows, out)
+}
+
+/// [`Kernels::dense_gemv`] on the [`global`] path.
+pub fn dense_gemv(
+    w: &DenseMatrix,
+    x: &[f32],
+    rows: Range<usize>,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    global()?.dense_gemv(w, x, rows, out)
+}
+
+/// [`Kernels::dense_gemm`] on the [`global`] path.
+pub fn dense_gemm(
+    w: &DenseMatrix,
+    xs: &[f32],
+    rows: Range<usize>,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    global()?.dense_gemm(w, xs, rows, out)
+}
