@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 use hyper::rt::ReadBufCursor;
 
-/// Reads from `reader` into hyper's cursor.
+/// Reads from a futures-io `reader` into hyper's cursor (for [`HyperIo`]; the `AsyncRead`
+/// contract needs an initialized buffer, so the unfilled part is zeroed first).
 fn poll_read_cursor<R: AsyncRead + ?Sized>(
     reader: Pin<&mut R>,
     cx: &mut Context<'_>,
@@ -28,16 +29,26 @@ fn poll_read_cursor<R: AsyncRead + ?Sized>(
     Poll::Ready(Ok(()))
 }
 
-/// Implements `hyper::rt::{Read, Write}` for a type that implements the futures-io traits.
+/// Implements `hyper::rt::{Read, Write}` for one of tern's streams: reads go straight into
+/// hyper's uninitialized buffer (hyper hands out a fresh one per read, so zeroing it first
+/// would cost a memset of the whole buffer on every read), writes through the futures-io
+/// impls.
 macro_rules! hyper_io {
     ($($ty:ty),* $(,)?) => {$(
         impl hyper::rt::Read for $ty {
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
-                cursor: ReadBufCursor<'_>,
+                mut cursor: ReadBufCursor<'_>,
             ) -> Poll<io::Result<()>> {
-                poll_read_cursor(self, cx, cursor)
+                // SAFETY: `poll_read_uninit` only writes into the slice (read(2)), never
+                // de-initializes it.
+                let buf = unsafe { cursor.as_mut() };
+                let n = std::task::ready!(self.poll_read_uninit(cx, buf))?;
+                // SAFETY: read(2) initialized the first `n` bytes of the unfilled part, and
+                // `n <= buf.len()`.
+                unsafe { cursor.advance(n) };
+                Poll::Ready(Ok(()))
             }
         }
 

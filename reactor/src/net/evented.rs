@@ -172,6 +172,26 @@ where
         self.poll_io(cx, Direction::Read, |mut io| io.read(buf))
     }
 
+    /// Reads into `buf`, which may be uninitialized, once readable: `read(2)` straight into
+    /// the buffer, so an adapter that hands out uninitialized memory (hyper's `ReadBufCursor`)
+    /// need not zero it first. Returns the number of bytes written at the front of `buf`.
+    #[cfg(unix)]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>
+    where
+        S: std::os::fd::AsRawFd,
+    {
+        self.poll_io(cx, Direction::Read, |io| {
+            // SAFETY: `buf` is a live, writable region of `buf.len()` bytes for the whole
+            // call; `read(2)` writes at most that many bytes into it and never reads it.
+            let n = unsafe { libc::read(io.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            usize::try_from(n).map_err(|_| io::Error::last_os_error())
+        })
+    }
+
     /// Reads into `bufs` once readable.
     pub(crate) fn poll_read_vectored(
         &self,

@@ -189,6 +189,16 @@ impl UnixStream {
         self.io.poll_read(cx, buf)
     }
 
+    /// Reads into a possibly uninitialized buffer (for the hyper adapter).
+    #[cfg(all(unix, feature = "hyper"))]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read_uninit(cx, buf)
+    }
+
     pub(super) fn poll_read_vectored_priv(
         &self,
         cx: &mut Context<'_>,
