@@ -109,3 +109,27 @@ fn fire_racing_reset_to_an_earlier_deadline() {
         assert!(sleep.as_mut().poll(&mut Context::from_waker(&w)).is_ready());
     });
 }
+
+/// A reset to a *later* deadline only records it (no lock); the entry fires at its old time
+/// and the next poll re-arms it. Racing the fire: whichever order, the sleep is not complete
+/// before the new deadline and completes once the clock passes it.
+#[test]
+fn fire_racing_reset_to_a_later_deadline() {
+    loom::model(|| {
+        let (count, waker) = counter();
+        let (handle, mut sleep) = registered(&waker);
+        let driver = handle.clone();
+        let th = thread::spawn(move || process_at(&driver, LATE));
+        let new_deadline = sleep.deadline() + Duration::from_secs(20);
+        sleep.as_mut().reset(new_deadline);
+        assert_eq!(th.join().unwrap(), 1, "the entry stays at its old time and fires");
+        assert_eq!(count.0.load(SeqCst), 1);
+        // The woken poll re-arms for the new deadline instead of completing.
+        assert!(sleep.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        assert_eq!(handle.armed(), 1);
+        assert_eq!(process_at(&handle, LATE + 25_000), 1);
+        assert_eq!(count.0.load(SeqCst), 2);
+        assert!(sleep.as_mut().poll(&mut Context::from_waker(&waker)).is_ready());
+        assert_eq!(handle.armed(), 0);
+    });
+}

@@ -52,6 +52,13 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// the two removes the entry. If firing wins, the waker may still be woken (outside the lock)
 /// just after the `Sleep` was dropped: a spurious wake-up, which a waker must tolerate.
 ///
+/// Reset: moving the deadline *earlier* re-arms the wheel entry in place under the lock.
+/// Moving it *later* (hyper's keep-alive and header timers, re-armed on every request) only
+/// records the new deadline, without the lock: the entry fires at the old time, the woken
+/// task's poll finds the deadline not reached and re-arms the entry for the new one. A run of
+/// later resets therefore costs one wheel operation per old deadline that actually passes,
+/// not one per reset.
+///
 /// `Sleep` is `Send`, `Sync` and `Unpin` (it holds a handle, its deadline and its key).
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep {
@@ -59,13 +66,16 @@ pub struct Sleep {
     deadline: Instant,
     /// The wheel entry, once registered (first pending poll) and until completion is seen.
     key: Option<TimerKey>,
+    /// The millisecond (of the driver's clock) the entry is armed at; at most
+    /// `deadline`'s (a later reset leaves the entry where it was).
+    armed_ms: u64,
     /// Set once a poll returned `Ready`; cleared by `reset`.
     elapsed: bool,
 }
 
 impl Sleep {
     pub(crate) fn new(handle: Handle, deadline: Instant) -> Sleep {
-        Sleep { handle, deadline, key: None, elapsed: false }
+        Sleep { handle, deadline, key: None, armed_ms: 0, elapsed: false }
     }
 
     /// The instant this sleep completes at (or after).
@@ -74,10 +84,14 @@ impl Sleep {
     }
 
     /// Whether this sleep has elapsed: a poll returned `Ready`, or the driver has fired its
-    /// registered entry. A sleep that was never polled reports `false` even past its deadline
+    /// registered entry and the deadline (which a later reset may have moved past the entry's
+    /// time) has passed. A sleep that was never polled reports `false` even past its deadline
     /// (it is not in the wheel until its first poll). Takes the timer lock when registered.
     pub fn is_elapsed(&self) -> bool {
-        self.elapsed || self.key.is_some_and(|key| !self.handle.is_armed(key))
+        self.elapsed
+            || self.key.is_some_and(|key| {
+                !self.handle.is_armed(key) && self.handle.deadline_ms(self.deadline) <= self.armed_ms
+            })
     }
 
     /// The driver this sleep runs on.
@@ -86,20 +100,27 @@ impl Sleep {
     }
 
     /// Re-arms this sleep to complete at `deadline` instead, earlier or later, whether or not
-    /// it has elapsed. `O(1)`.
+    /// it has elapsed. `O(1)`; no allocation.
     ///
-    /// A registered, unfired entry is moved in place in the wheel, keeping its waker, so the
-    /// task waiting on it needs no new poll to be woken at the new deadline (this is what
-    /// hyper's `Timer::reset` needs); an earlier deadline may call the driver's unpark hook
-    /// (see [`Handle::set_unpark`]). Otherwise (never polled, or already fired or completed)
-    /// the sleep is registered again on its next poll.
+    /// For a registered entry, the task waiting on it needs no new poll: an earlier deadline
+    /// moves the entry in place in the wheel, keeping its waker (and may call the driver's
+    /// unpark hook, see [`Handle::set_unpark`]); a later one is only recorded, and the entry,
+    /// firing at its old time, wakes the task, whose poll re-arms it for the new deadline (see
+    /// the type's docs). This is what hyper's `Timer::reset` needs. Otherwise (never polled,
+    /// or already fired or completed) the sleep is registered again on its next poll.
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
         let this = self.get_mut();
         this.deadline = deadline;
         this.elapsed = false;
         if let Some(key) = this.key {
             let ms = this.handle.deadline_ms(deadline);
-            if !this.handle.reset(key, ms) {
+            if ms >= this.armed_ms {
+                // Later (or the same millisecond): the entry fires first, the poll re-arms.
+                return;
+            }
+            if this.handle.reset(key, ms) {
+                this.armed_ms = ms;
+            } else {
                 // Fired since the last poll: the key is stale; register afresh on next poll.
                 this.key = None;
             }
@@ -115,27 +136,26 @@ impl Future for Sleep {
         if this.elapsed {
             return Poll::Ready(());
         }
-        match this.key {
-            None => {
-                if Instant::now() >= this.deadline {
-                    this.elapsed = true;
-                    return Poll::Ready(());
-                }
-                let ms = this.handle.deadline_ms(this.deadline);
-                this.key = Some(this.handle.insert(ms, cx.waker().clone()));
-                Poll::Pending
+        if let Some(key) = this.key {
+            if this.handle.update_waker(key, cx.waker()) {
+                return Poll::Pending;
             }
-            Some(key) => {
-                if this.handle.update_waker(key, cx.waker()) {
-                    Poll::Pending
-                } else {
-                    // The driver fired (and removed) the entry.
-                    this.key = None;
-                    this.elapsed = true;
-                    Poll::Ready(())
-                }
+            // The driver fired (and removed) the entry, so the clock reached `armed_ms`:
+            // done, unless a later reset moved the deadline past it (then re-arm below).
+            this.key = None;
+            if this.handle.deadline_ms(this.deadline) <= this.armed_ms {
+                this.elapsed = true;
+                return Poll::Ready(());
             }
         }
+        if Instant::now() >= this.deadline {
+            this.elapsed = true;
+            return Poll::Ready(());
+        }
+        let ms = this.handle.deadline_ms(this.deadline);
+        this.key = Some(this.handle.insert(ms, cx.waker().clone()));
+        this.armed_ms = ms;
+        Poll::Pending
     }
 }
 
