@@ -236,3 +236,31 @@ fn two_workers_one_task() {
 fn two_workers_two_tasks_one_asleep() {
     workers_take_pushed_work(2, 2, true);
 }
+
+/// A parked worker finds work its own driver turn queued locally and leaves the sleeper
+/// list itself (`unpark_worker_by_id`), racing another thread whose push notifies a sleeper
+/// (`worker_to_notify`, which may pick that same worker). Exactly one of the two takes it
+/// off the list, and the counters agree with who did: one unparked worker, searching only if
+/// `worker_to_notify` took it (it counts its pick as searching).
+#[test]
+fn self_unpark_races_notify() {
+    loom::model(|| {
+        let idle = Arc::new(Idle::new(2));
+        // Worker 0 busy (unparked); worker 1 parks, not searching.
+        assert!(!idle.transition_worker_to_parked(1, false));
+        let notifier = thread::spawn({
+            let idle = idle.clone();
+            move || idle.worker_to_notify()
+        });
+        let by_self = idle.unpark_worker_by_id(1);
+        let picked = notifier.join().unwrap();
+        assert!(
+            by_self != (picked == Some(1)),
+            "taken by both or by neither: self {by_self}, notify {picked:?}"
+        );
+        let (unparked, searching) = idle.counts();
+        assert_eq!(unparked, 2, "both workers count as unparked");
+        assert_eq!(searching, usize::from(picked == Some(1)));
+        assert!(!idle.is_parked(1));
+    });
+}

@@ -46,6 +46,7 @@ pub struct Builder {
     event_interval: u32,
     global_queue_interval: u32,
     lifo_slot: bool,
+    driver_hand_off: bool,
     enable_io: bool,
     enable_time: bool,
     max_blocking_threads: usize,
@@ -76,6 +77,7 @@ impl Builder {
             event_interval: 61,
             global_queue_interval: 31,
             lifo_slot: true,
+            driver_hand_off: true,
             enable_io: false,
             enable_time: false,
             max_blocking_threads: blocking::DEFAULT_MAX_THREADS,
@@ -159,6 +161,19 @@ impl Builder {
         self
     }
 
+    /// Whether a worker that leaves the I/O driver to run the tasks it woke wakes a
+    /// sleeping worker to take the driver over (multi-thread only; default `true`).
+    ///
+    /// With it, I/O events and timers never wait behind a long poll while another
+    /// worker sleeps, at the cost of one extra wake-up per driver exit when workers
+    /// are idle. Without it (tokio's behaviour) they wait until a worker parks or
+    /// a busy worker's periodic look at the driver (every `event_interval` ticks,
+    /// between polls, not during one).
+    pub fn driver_hand_off(&mut self, enabled: bool) -> &mut Self {
+        self.driver_hand_off = enabled;
+        self
+    }
+
     /// Turns off the LIFO slot: woken tasks always go to the back of the queue.
     pub fn disable_lifo_slot(&mut self) -> &mut Self {
         self.lifo_slot = false;
@@ -230,6 +245,7 @@ impl Builder {
                     event_interval: self.event_interval,
                     global_queue_interval: self.global_queue_interval,
                     lifo_slot: self.lifo_slot,
+                    driver_hand_off: self.driver_hand_off,
                 };
                 let (shared, workers) =
                     multi_thread::Shared::start(n, &self.threads, tuning, enable, &spawner)?;
@@ -249,6 +265,7 @@ impl fmt::Debug for Builder {
             .field("event_interval", &self.event_interval)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("lifo_slot", &self.lifo_slot)
+            .field("driver_hand_off", &self.driver_hand_off)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.thread_keep_alive)
             .finish_non_exhaustive()

@@ -73,6 +73,13 @@ impl Parker {
         }
     }
 
+    /// Another owning handle to this parker, for the same thread (so it can park
+    /// while the structure holding the first one is lent out). Two threads must
+    /// never park on one parker at once.
+    pub fn another_handle(&self) -> Parker {
+        Parker { inner: self.inner.clone() }
+    }
+
     /// A handle that wakes this parker from any thread.
     pub fn unparker(&self) -> Unparker {
         Unparker { inner: self.inner.clone() }

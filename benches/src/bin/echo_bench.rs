@@ -119,7 +119,13 @@ fn announce(addr: SocketAddr) {
 fn serve_tern(addr: &str, workers: usize) -> io::Result<()> {
     use futures::io::{AsyncReadExt, AsyncWriteExt};
 
-    let rt = tern_runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+    // TERN_DRIVER_HAND_OFF=0 turns the driver hand-off off (for comparing the two settings).
+    let hand_off = std::env::var("TERN_DRIVER_HAND_OFF").map_or(true, |v| v != "0");
+    let rt = tern_runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .driver_hand_off(hand_off)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = tern_reactor::net::TcpListener::bind(addr).await?;
         announce(listener.local_addr()?);

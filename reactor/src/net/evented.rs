@@ -175,7 +175,7 @@ where
     /// Reads into `buf`, which may be uninitialized, once readable: `read(2)` straight into
     /// the buffer, so an adapter that hands out uninitialized memory (hyper's `ReadBufCursor`)
     /// need not zero it first. Returns the number of bytes written at the front of `buf`.
-    #[cfg(unix)]
+    #[cfg(all(unix, feature = "hyper"))]
     pub(crate) fn poll_read_uninit(
         &self,
         cx: &mut Context<'_>,

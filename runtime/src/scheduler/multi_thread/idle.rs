@@ -97,6 +97,27 @@ impl Idle {
         self.sleepers.lock().contains(&index)
     }
 
+    /// Worker `index` woke by itself with work in hand (tasks its own driver turn
+    /// queued locally): takes it off the sleeper list and counts it unparked, not
+    /// searching. `false` if `worker_to_notify` already took it off (then it is
+    /// counted unparked *and searching*).
+    pub fn unpark_worker_by_id(&self, index: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        let Some(pos) = sleepers.iter().position(|&i| i == index) else {
+            return false;
+        };
+        sleepers.remove(pos);
+        self.state.fetch_add(UNPARK_ONE, SeqCst);
+        true
+    }
+
+    /// (unparked, searching) counts, for the loom models.
+    #[cfg(loom)]
+    pub fn counts(&self) -> (usize, usize) {
+        let s = self.state.load(SeqCst);
+        (Self::num_unparked(s), Self::num_searching(s))
+    }
+
     /// A sleeping worker, left on the list (for the driver hand-off).
     pub fn any_sleeper(&self) -> Option<usize> {
         self.sleepers.lock().last().copied()

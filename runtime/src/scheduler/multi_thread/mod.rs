@@ -41,6 +41,8 @@ pub(crate) struct Tuning {
     /// Ticks between forced looks at the injector, for fairness.
     pub(crate) global_queue_interval: u32,
     pub(crate) lifo_slot: bool,
+    /// Whether a worker leaving the driver wakes a sleeper to take it over.
+    pub(crate) driver_hand_off: bool,
 }
 
 /// State shared by all workers and every handle of one runtime.

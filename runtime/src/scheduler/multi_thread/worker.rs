@@ -39,8 +39,11 @@ pub(super) fn run(shared: &Arc<Shared>, handle: &Handle, core: Box<Core>) {
     while !shared.is_shutdown() {
         core.tick = core.tick.wrapping_add(1);
         if core.tick.is_multiple_of(shared.tuning.event_interval) {
-            // Busy for a while: let I/O events and due timers in.
+            // Busy for a while: let I/O events and due timers in (with the core in
+            // the context, so the tasks they wake queue here).
+            *cx.core.borrow_mut() = Some(core);
             shared.driver.maintain();
+            core = cx.core.borrow_mut().take().expect("worker core lost in the driver");
         }
         if let Some(task) = next_task(shared, &mut core) {
             core = run_task(&cx, core, task);
@@ -50,7 +53,7 @@ pub(super) fn run(shared: &Arc<Shared>, handle: &Handle, core: Box<Core>) {
             core = run_task(&cx, core, task);
             continue;
         }
-        core = park(shared, core);
+        core = park(&cx, core);
     }
 
     // Shutdown: release the references this worker still queues.
@@ -130,7 +133,8 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Task) -> Box<Core> {
     }
 }
 
-fn park(shared: &Shared, mut core: Box<Core>) -> Box<Core> {
+fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
+    let shared = &*cx.shared;
     let index = core.index;
     debug_assert!(core.lifo.is_none() && core.queue.is_empty());
     metrics::bump(&shared.metrics[index].parks);
@@ -143,21 +147,41 @@ fn park(shared: &Shared, mut core: Box<Core>) -> Box<Core> {
         }
     }
     core.searching = false;
+    let parker = core.parker.another_handle();
     loop {
-        // In the driver if no other worker is (then I/O events and timers wake
-        // us too: dispatched, they schedule tasks and notify a worker, maybe us).
-        let drove = core.parker.park();
+        // In the driver if no other worker is. The core sits in the context
+        // meanwhile, so tasks the driver wakes on this thread (I/O events, timers)
+        // go to our LIFO slot and queue, not the injector; a push past the LIFO
+        // slot notifies another worker, which may steal.
+        *cx.core.borrow_mut() = Some(core);
+        let drove = parker.park();
+        core = cx.core.borrow_mut().take().expect("worker core lost while parked");
         if shared.is_shutdown() {
+            return core;
+        }
+        if core.lifo.is_some() || !core.queue.is_empty() {
+            // Our own driver turn queued work here: run it. Leave the sleeper list
+            // ourselves unless `worker_to_notify` already took us (then we count
+            // as searching).
+            core.searching = !shared.idle.unpark_worker_by_id(index);
+            hand_off_if_needed(shared, drove);
             return core;
         }
         if !shared.idle.is_parked(index) {
             // `worker_to_notify` took us off the list and counted us as searching.
             core.searching = true;
-            if drove {
-                shared.hand_off_driver();
-            }
+            hand_off_if_needed(shared, drove);
             return core;
         }
+    }
+}
+
+/// A worker leaving the driver to run tasks wakes a sleeping worker to take the
+/// driver over (unless the builder turned the hand-off off), so that events and
+/// timers never wait behind a long poll while another worker sleeps.
+fn hand_off_if_needed(shared: &Shared, drove: bool) {
+    if drove && shared.tuning.driver_hand_off {
+        shared.hand_off_driver();
     }
 }
 
