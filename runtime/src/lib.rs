@@ -30,6 +30,7 @@ mod metrics;
 mod park;
 mod runtime;
 mod scheduler;
+pub mod sync;
 pub mod task;
 mod yield_now;
 
