@@ -32,6 +32,7 @@ mod metrics;
 mod park;
 mod runtime;
 mod scheduler;
+pub mod sync;
 pub mod task;
 mod yield_now;
 
@@ -55,6 +56,7 @@ pub mod __loom {
     pub use crate::park::{Parker, Unparker};
     pub use crate::scheduler::multi_thread::idle::Idle;
     pub use crate::scheduler::multi_thread::queue::{Local, LOCAL_QUEUE_CAPACITY};
+    pub use crate::task::CancelToken;
     pub use crate::task::{spawn_task, Notified, OwnedTasks, Schedule, Task};
 }
 

@@ -3,13 +3,26 @@
 //! A task is one heap allocation (`raw::Cell`) holding its header, its scheduler
 //! handle, the JoinHandle's waker and its stage (future, then output). References
 //! to it are counted in the state word (`state.rs`); the types below each own one.
+//!
+//! Structured concurrency on top of tasks: [`JoinSet`] (join in completion
+//! order), [`Nursery`] (a scope no child outlives), [`CancelToken`] (tree-shaped
+//! cancellation), [`shield`], [`wait_for`] (a time limit; its docs also show the
+//! `futures` join/select combinators), [`task_local!`](crate::task_local) and
+//! [`dag`] (graphs of async processors).
 
 mod builder;
+mod cancel;
+pub mod dag;
 mod id;
 mod join;
+mod join_set;
+mod nursery;
 mod owned;
 mod raw;
+mod shield;
 mod state;
+mod task_local;
+mod wait_for;
 mod waker;
 
 use std::future::Future;
@@ -17,11 +30,17 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 pub use builder::Builder;
+pub use cancel::{CancelToken, DropGuard, WaitForCancellation, WaitForCancellationOwned};
 pub use id::Id;
 pub use join::{JoinError, JoinHandle};
+pub use join_set::JoinSet;
+pub use nursery::Nursery;
 pub use owned::OwnedTasks;
 pub(crate) use raw::cell_size;
 use raw::Header;
+pub use shield::{shield, Shield};
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
+pub use wait_for::{wait_for, Elapsed, Timeout};
 
 pub use crate::coop::unconstrained;
 

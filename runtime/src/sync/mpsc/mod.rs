@@ -1,0 +1,47 @@
+//! Multi-producer, single-consumer FIFO channels.
+//!
+//! [`channel`] makes a bounded channel: at most `capacity` messages are buffered,
+//! and [`Sender::send`] waits (asynchronously) for a free slot, which is
+//! backpressure. Waiting senders get slots in the order they started waiting.
+//! [`unbounded_channel`] buffers without limit and its `send` never waits.
+//!
+//! Closing: when every sender is dropped, the receiver still gets the buffered
+//! messages, then `None`. When the receiver is dropped or calls
+//! [`Receiver::close`], further sends fail and return their value; after `close`
+//! the receiver may still drain what was buffered (and what outstanding
+//! [`Permit`]s send). Messages left in the channel are dropped with the receiver.
+//!
+//! Cancellation: dropping a `send` future that waits for a slot gives its place
+//! (or the slot it was just handed) to the next waiting sender, so no capacity and
+//! no wake-up is lost; dropping a `recv` future loses no message.
+//!
+//! Every await point spends one unit of the task's co-operative budget
+//! ([`crate::coop`]) when it completes.
+//!
+//! ```
+//! use tern_runtime::sync::mpsc;
+//!
+//! tern_runtime::block_on(async {
+//!     let (tx, mut rx) = mpsc::channel(2);
+//!     for i in 0..3 {
+//!         let tx = tx.clone();
+//!         tern_runtime::spawn(async move { tx.send(i).await.unwrap() });
+//!     }
+//!     drop(tx);
+//!     let mut got = Vec::new();
+//!     while let Some(v) = rx.recv().await {
+//!         got.push(v);
+//!     }
+//!     got.sort();
+//!     assert_eq!(got, [0, 1, 2]);
+//! })
+//! ```
+
+mod bounded;
+mod chan;
+pub mod error;
+mod unbounded;
+pub(crate) mod wait_list;
+
+pub use bounded::{channel, Permit, Receiver, Sender, WeakSender};
+pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
