@@ -19,11 +19,13 @@ impl Id {
         None => unreachable!(),
     };
 
-    /// `slot` is the registry slot plus one; `generation` counts slot reuse and
-    /// is at least 1, so the id is never zero.
+    /// `slot` is the registry slot plus one (so at least 1, and the id is never
+    /// zero); `generation` is any value of the process-wide counter, 0 included.
+    /// (Clamping generation 0 to 1 once made the first two spawns of a process
+    /// share an id when the second reused the first's slot.)
     pub(crate) fn from_parts(generation: u32, slot: u32) -> Id {
-        let raw = (u64::from(generation.max(1)) << 32) | u64::from(slot);
-        Id(NonZeroU64::new(raw).expect("generation is at least 1"))
+        let raw = (u64::from(generation) << 32) | u64::from(slot);
+        Id(NonZeroU64::new(raw).expect("a registered task's slot is at least 1"))
     }
 
     /// The registry slot plus one (0: never registered).
