@@ -8,15 +8,31 @@
 //! `from_env` once per process, and the free functions here go through it.
 //!
 //! Detection (run time, `std::arch`): `Avx512Vnni` needs `avx512f`, `avx512bw`,
-//! `avx512vl` and `avx512vnni`; `Avx2` needs `avx2` and `fma`; `Neon` is `neon` on
+//! `avx512vl` and `avx512vnni` (and `avx2` + `fma`, which every such CPU has); `Avx2` needs `avx2` and `fma`; `Neon` is `neon` on
 //! aarch64; `Scalar` is always available.
 //!
-//! **Status (part 1 of the kernels issue): only the scalar path is implemented.** The
-//! `Avx2`, `Avx512Vnni` and `Neon` paths are detected and can be selected, but their
-//! entry points run the scalar code (TODO, part 2). [`Kernels::path`] reports the path
-//! selected, [`Kernels::effective_path`] the code that actually runs (`Scalar` for all
-//! of them today). Every path must produce the same integers as
-//! [`crate::scalar::ternary::gemv_i32`] / [`crate::scalar::ternary::gemm_i32`].
+//! # Status of the ternary GEMV / GEMM paths
+//!
+//! | path | implementation | tested |
+//! | --- | --- | --- |
+//! | `Scalar` | portable Rust, the reference ([`crate::scalar::ternary`]) | everywhere |
+//! | `Avx2` | `maddubs` on 32-byte blocks, `i16` accumulation widened every 16 blocks; GEMM reuses each decoded weight block for 4 tokens | on AVX2 machines (the development machine) |
+//! | `Avx512Vnni` | `vpdpbusd` on 256-bit vectors (`_mm256_dpbusd_epi32`), same tiling | **untested here**: the development machine has no AVX-512; the equivalence tests run it automatically where the CPU has it |
+//! | `Neon` | **not implemented**: runs the scalar code | — |
+//!
+//! [`Kernels::path`] reports the path selected, [`Kernels::effective_path`] the code
+//! that actually runs (`Scalar` for `Neon`). Every path produces the same integers as
+//! [`crate::scalar::ternary::gemv_i32`] / [`crate::scalar::ternary::gemm_i32`] and
+//! bit-identical f32 results to [`crate::scalar::ternary::gemv`] /
+//! [`crate::scalar::ternary::gemm`] (per-tensor and per-block scales: the SIMD paths
+//! compute the exact integer dots and then perform the scalar path's float operations
+//! in the same order). The dense (output head) kernels run the scalar code on every
+//! path.
+//!
+//! NEON: the `aarch64-unknown-linux-gnu` target is not installed on the development
+//! machine (and cannot be downloaded there), so no NEON code could even be
+//! type-checked; rather than ship uncompiled code the path stays on the scalar
+//! fallback.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -85,7 +101,9 @@ impl Path {
             Path::Avx512Vnni => {
                 #[cfg(target_arch = "x86_64")]
                 {
-                    std::arch::is_x86_feature_detected!("avx512f")
+                    std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("fma")
+                        && std::arch::is_x86_feature_detected!("avx512f")
                         && std::arch::is_x86_feature_detected!("avx512bw")
                         && std::arch::is_x86_feature_detected!("avx512vl")
                         && std::arch::is_x86_feature_detected!("avx512vnni")
@@ -113,9 +131,14 @@ impl Path {
         Path::ALL.into_iter().rev().find(|p| p.is_supported()).unwrap_or(Path::Scalar)
     }
 
-    /// Whether the path has its own implementation yet (only `Scalar` in part 1).
+    /// Whether the path has its own ternary GEMV / GEMM implementation in this build
+    /// (`Scalar`, and `Avx2` / `Avx512Vnni` on x86-64; `Neon` runs the scalar code).
     pub fn is_implemented(self) -> bool {
-        matches!(self, Path::Scalar)
+        match self {
+            Path::Scalar => true,
+            Path::Avx2 | Path::Avx512Vnni => cfg!(target_arch = "x86_64"),
+            Path::Neon => false,
+        }
     }
 }
 
@@ -138,7 +161,28 @@ pub fn resolve(value: Option<&str>) -> Result<Path, KernelError> {
     }
 }
 
+/// Runs the ternary kernel `$f` on `$k`'s effective path.
+macro_rules! simd {
+    ($k:expr, $f:ident($($a:expr),*)) => {
+        match $k.effective_path() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a `Kernels` only ever holds a path this CPU supports (every
+            // constructor checks `Path::is_supported`), and `Avx2` support is run-time
+            // detected `avx2` + `fma`, the features the AVX2 tile kernels enable.
+            Path::Avx2 => unsafe { crate::x86::$f::<crate::x86::avx2::Avx2>($($a),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above; `Avx512Vnni` support is detected `avx2`, `fma`,
+            // `avx512f`, `avx512bw`, `avx512vl` and `avx512vnni`, the VNNI kernels' features.
+            Path::Avx512Vnni => unsafe { crate::x86::$f::<crate::x86::vnni::Vnni>($($a),*) },
+            _ => scalar::ternary::$f($($a),*),
+        }
+    };
+}
+
 /// A chosen kernel path and the entry points that run on it.
+///
+/// Invariant: the path is supported by this CPU (every constructor checks), which is
+/// what makes running its SIMD code sound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernels {
     path: Path,
@@ -185,7 +229,7 @@ impl Kernels {
     }
 
     /// The path whose code actually runs: the selected one if implemented, else
-    /// `Scalar` (every SIMD path today; TODO part 2).
+    /// `Scalar` (today: `Neon`).
     pub fn effective_path(&self) -> Path {
         if self.path.is_implemented() {
             self.path
@@ -202,8 +246,7 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [i32],
     ) -> Result<(), KernelError> {
-        // TODO(kernels part 2): Avx2 / Avx512Vnni / Neon bodies; all run scalar for now.
-        scalar::ternary::gemv_i32(w, x, rows, out)
+        simd!(self, gemv_i32(w, x, rows, out))
     }
 
     /// Ternary f32 GEMV, see [`scalar::ternary::gemv`].
@@ -214,7 +257,7 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
-        scalar::ternary::gemv(w, x, rows, out)
+        simd!(self, gemv(w, x, rows, out))
     }
 
     /// Ternary integer GEMM, see [`scalar::ternary::gemm_i32`].
@@ -225,7 +268,7 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [i32],
     ) -> Result<(), KernelError> {
-        scalar::ternary::gemm_i32(w, xs, rows, out)
+        simd!(self, gemm_i32(w, xs, rows, out))
     }
 
     /// Ternary f32 GEMM, see [`scalar::ternary::gemm`].
@@ -236,7 +279,7 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
-        scalar::ternary::gemm(w, xs, rows, out)
+        simd!(self, gemm(w, xs, rows, out))
     }
 
     /// Dense (output head) GEMV with f32 activations, see [`scalar::dense::gemv`].

@@ -24,8 +24,9 @@
 //! assert!((y[1] - 7.0 * 0.5).abs() < 0.05);
 //! ```
 //!
-//! Only the scalar path is implemented so far; see [`dispatch`] for the status of the
-//! SIMD paths.
+//! Ternary GEMV / GEMM run on the scalar path, AVX2, or AVX-512 VNNI (untested on the
+//! development machine), picked at run time; NEON falls back to scalar. See
+//! [`dispatch`] for the status of each path.
 
 #![warn(missing_docs)]
 
@@ -37,6 +38,8 @@ pub mod ops;
 pub mod quant;
 pub mod scalar;
 pub mod ternary;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use dense::DenseMatrix;
 pub use dispatch::{Kernels, Path};

@@ -112,7 +112,7 @@ pub fn gemv(
     Ok(())
 }
 
-fn check_gemm(
+pub(crate) fn check_gemm(
     w: &TernaryMatrix,
     xs: &QuantizedBatch,
     rows: &Range<usize>,
