@@ -59,6 +59,7 @@ impl Handle {
     ///
     /// The task starts running soon on a worker (multi-thread) or during the next
     /// `block_on` (current-thread); it is not polled inside this call.
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -83,6 +84,7 @@ impl Handle {
     ///
     /// # Panics
     /// When the pool has no thread and the operating system refuses to start one.
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -91,6 +93,7 @@ impl Handle {
         self.blocking.spawn(func)
     }
 
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub(crate) fn spawn_named<F>(&self, future: F, name: Option<Arc<str>>) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -118,6 +121,19 @@ impl Handle {
         match &self.inner {
             Scheduler::Multi(s) => crate::task::Schedule::owned(s).name_of(id),
             Scheduler::Current(s) => crate::task::Schedule::owned(s).name_of(id),
+        }
+    }
+
+    /// The ids of the runtime's live tasks (spawned, not yet completed), each with
+    /// its name if it was spawned with [`crate::task::Builder::name`].
+    ///
+    /// A snapshot for monitoring: it locks each registry shard briefly and
+    /// allocates, so it is meant for periodic use (see `examples/task_table.rs`),
+    /// not for hot paths. Blocking-pool jobs are not listed.
+    pub fn live_tasks(&self) -> Vec<(Id, Option<Arc<str>>)> {
+        match &self.inner {
+            Scheduler::Multi(s) => crate::task::Schedule::owned(s).live(),
+            Scheduler::Current(s) => crate::task::Schedule::owned(s).live(),
         }
     }
 

@@ -79,6 +79,7 @@ impl Runtime {
     }
 
     /// Spawns a task onto this runtime (see [`Handle::spawn`]).
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -89,6 +90,7 @@ impl Runtime {
 
     /// Runs a blocking closure on this runtime's blocking pool (see
     /// [`Handle::spawn_blocking`]).
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

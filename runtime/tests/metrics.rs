@@ -348,3 +348,109 @@ fn worker_metric_out_of_range_panics() {
     let rt = Flavor::MultiThread(2).build();
     let _ = rt.metrics().worker_poll_count(2);
 }
+
+fn total_busy(m: &RuntimeMetrics) -> Duration {
+    (0..m.num_workers()).map(|w| m.worker_total_busy_duration(w)).sum()
+}
+
+#[test]
+fn busy_time_grows_with_a_spinning_task() {
+    each(ALL, |rt, flavor| {
+        let m = rt.metrics();
+        let before = total_busy(&m);
+        let start = std::time::Instant::now();
+        rt.block_on(rt.spawn(async { spin_for(Duration::from_millis(50)) })).unwrap();
+        // Multi-thread workers add the busy period when they park, just after.
+        let grew = wait_until(LIMIT, || total_busy(&m) >= before + Duration::from_millis(50));
+        let busy = total_busy(&m) - before;
+        assert!(grew, "{flavor:?}: busy time grew by {busy:?} around a 50 ms poll");
+        let wall = start.elapsed() * flavor.workers() as u32;
+        assert!(busy <= wall, "{flavor:?}: {busy:?} busy in {wall:?} of worker time");
+    });
+}
+
+fn histogram_runtime(flavor: Flavor) -> Runtime {
+    let rt = flavor.builder().enable_all().enable_metrics_poll_time_histogram().build().unwrap();
+    assert!(rt.metrics().poll_time_histogram_enabled());
+    rt
+}
+
+fn bucket_counts(m: &RuntimeMetrics, w: usize) -> Vec<u64> {
+    (0..m.poll_time_histogram_num_buckets()).map(|b| m.poll_time_histogram_bucket_count(w, b)).collect()
+}
+
+#[test]
+fn poll_time_histogram_buckets_are_log_scale_and_contiguous() {
+    let m = Flavor::CurrentThread.build().metrics();
+    assert!(!m.poll_time_histogram_enabled());
+    let n = m.poll_time_histogram_num_buckets();
+    assert!(n >= 10);
+    assert_eq!(m.poll_time_histogram_bucket_range(0).start, Duration::ZERO);
+    let first = m.poll_time_histogram_bucket_range(1);
+    assert!(first.start >= Duration::from_nanos(500) && first.start <= Duration::from_micros(2), "{first:?}");
+    for b in 1..n {
+        let (prev, cur) = (m.poll_time_histogram_bucket_range(b - 1), m.poll_time_histogram_bucket_range(b));
+        assert_eq!(prev.end, cur.start, "buckets {} and {b} are not contiguous", b - 1);
+        if b < n - 1 {
+            assert_eq!(cur.end, cur.start * 2, "bucket {b} is not twice as wide as it starts");
+        }
+    }
+    assert_eq!(m.poll_time_histogram_bucket_range(n - 1).end, Duration::MAX);
+}
+
+#[test]
+fn poll_time_histogram_counts_every_poll() {
+    each(ALL, |_, flavor| {
+        let rt = histogram_runtime(flavor);
+        let m = rt.metrics();
+        rt.block_on(async {
+            let hs: Vec<_> = (0..100)
+                .map(|_| {
+                    tern_runtime::spawn(async {
+                        for _ in 0..3 {
+                            yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+        });
+        let polls = sum(&m, RuntimeMetrics::worker_poll_count);
+        assert!(polls >= 400, "{flavor:?}: only {polls} polls");
+        // A worker bumps its poll count before a poll and its histogram after.
+        let equal = wait_until(LIMIT, || {
+            (0..m.num_workers()).all(|w| bucket_counts(&m, w).iter().sum::<u64>() == m.worker_poll_count(w))
+        });
+        let counts: Vec<_> =
+            (0..m.num_workers()).map(|w| (m.worker_poll_count(w), bucket_counts(&m, w))).collect();
+        assert!(equal, "{flavor:?}: polls and histogram buckets differ: {counts:?}");
+    });
+}
+
+#[test]
+fn a_5ms_poll_lands_in_the_5ms_bucket() {
+    each(ALL, |_, flavor| {
+        let rt = histogram_runtime(flavor);
+        let m = rt.metrics();
+        let n = m.poll_time_histogram_num_buckets();
+        let bucket = (0..n)
+            .find(|&b| m.poll_time_histogram_bucket_range(b).contains(&Duration::from_millis(5)))
+            .expect("some bucket holds 5 ms");
+        let range = m.poll_time_histogram_bucket_range(bucket);
+        assert!(range.start > Duration::from_millis(2) && range.end < Duration::from_millis(12), "{range:?}");
+        let in_bucket = |m: &RuntimeMetrics| sum(m, |m, w| m.poll_time_histogram_bucket_count(w, bucket));
+        // The machine may preempt the spinning thread past the bucket's end:
+        // retry a few times, and demand that most attempts land.
+        let mut landed = 0;
+        for _ in 0..5 {
+            let before = in_bucket(&m);
+            rt.block_on(rt.spawn(async { spin_for(Duration::from_millis(5)) })).unwrap();
+            if wait_until(Duration::from_secs(1), || in_bucket(&m) > before) {
+                landed += 1;
+            }
+        }
+        assert!(landed >= 3, "{flavor:?}: a 5 ms poll landed in {range:?} only {landed} times in 5");
+    });
+}

@@ -22,12 +22,15 @@ fn shield_survives_caller_cancellation() {
             let finished = Arc::new(AtomicBool::new(false));
             let (caller_dropped_flag, caller_dropped) = DropFlag::new();
             let (started_tx, started_rx) = oneshot::channel();
+            // The shielded future only finishes once released, after the abort, so
+            // the order does not depend on timing.
+            let (release_tx, release_rx) = oneshot::channel::<()>();
             let f2 = finished.clone();
             let caller = tern_runtime::spawn(async move {
                 let _c = caller_dropped_flag;
                 shield(async move {
                     let _ = started_tx.send(());
-                    sleep(Duration::from_millis(30)).await;
+                    let _ = release_rx.await;
                     f2.store(true, SeqCst);
                     1
                 })
@@ -37,7 +40,8 @@ fn shield_survives_caller_cancellation() {
             caller.abort();
             assert!(caller.await.unwrap_err().is_cancelled());
             assert!(caller_dropped.load(SeqCst));
-            assert!(!finished.load(SeqCst), "the test needs the caller cancelled first");
+            assert!(!finished.load(SeqCst));
+            release_tx.send(()).unwrap();
             let f3 = finished.clone();
             assert!(timeout(LIMIT, signal_when(LIMIT, move || f3.load(SeqCst))).await.unwrap());
         })

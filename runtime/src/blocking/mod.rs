@@ -37,6 +37,7 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 pub(crate) struct Spawner(pub(crate) Arc<PoolShared>);
 
 impl Spawner {
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub(crate) fn spawn<F, R>(&self, func: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -105,6 +106,7 @@ impl BlockingPool {
     ///
     /// # Panics
     /// When the pool has no thread and the operating system refuses to start one.
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub fn spawn<F, R>(&self, func: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

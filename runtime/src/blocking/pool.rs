@@ -94,12 +94,14 @@ impl PoolShared {
         self.state.lock().runtime = Some(runtime);
     }
 
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub(crate) fn spawn<F, R>(self: &Arc<Self>, func: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (join, notified) = task::spawn_task(BlockingTask::new(func), self, None);
+        let meta = task::SpawnMeta::new(task::SpawnKind::Blocking);
+        let (join, notified) = task::spawn_task_meta(BlockingTask::new(func), self, None, meta);
         if let Some(job) = notified {
             self.push(job);
         }

@@ -18,7 +18,7 @@ use crossbeam_utils::CachePadded;
 use crate::coop::Budget;
 use crate::driver::{Driver, Enable, SharedDriver};
 use crate::loom::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering::*};
-use crate::metrics::{self, WorkerMetrics, WorkerMetricsSet};
+use crate::metrics::{self, WorkerMetrics, WorkerMetricsSet, WorkerTimer};
 use crate::park::{Parker, Unparker};
 use crate::scheduler::CoreContext;
 use crate::task::{self, JoinHandle, Notified, OwnedTasks, Schedule};
@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     local_len: AtomicUsize,
     event_interval: u32,
     global_queue_interval: u32,
+    /// Whether every task poll is timed for the histogram.
+    poll_time_histogram: bool,
     /// The I/O and timer driver; the core's holder parks in it.
     driver: Arc<SharedDriver>,
 }
@@ -87,6 +89,7 @@ impl Shared {
     pub(crate) fn new(
         event_interval: u32,
         global_queue_interval: u32,
+        poll_time_histogram: bool,
         enable: Enable,
     ) -> std::io::Result<Arc<Shared>> {
         let (driver, driver_handle) = Driver::new(enable)?;
@@ -105,6 +108,7 @@ impl Shared {
             local_len: AtomicUsize::new(0),
             event_interval,
             global_queue_interval,
+            poll_time_histogram,
             driver,
         }))
     }
@@ -113,6 +117,7 @@ impl Shared {
         &self.driver
     }
 
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<Arc<str>>) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -213,12 +218,15 @@ impl Shared {
         let waker = Waker::from(main.clone());
         // Polls (main future and tasks) since the driver was last looked at.
         let mut since_driver = 0;
+        let m = &self.metrics[0];
+        let mut timer = WorkerTimer::new(self.poll_time_histogram);
         loop {
             if main.woken.swap(false, AcqRel) {
                 let poll = context::with_budget(Budget::initial(), || {
                     future.as_mut().poll(&mut Context::from_waker(&waker))
                 });
                 if let Poll::Ready(v) = poll {
+                    timer.idle(m);
                     return v;
                 }
                 since_driver += 1;
@@ -226,17 +234,23 @@ impl Shared {
             // Up to `event_interval` tasks between polls of the main future, even
             // when it woke itself, so a main future that yields cannot starve them.
             let mut ran = 0;
+            let mut poll_start = None;
             while ran < self.event_interval {
                 let Some(task) = self.next_task(&cx) else {
                     break;
                 };
-                metrics::bump(&self.metrics[0].polls);
+                if ran == 0 {
+                    poll_start = timer.batch_start();
+                }
+                metrics::bump(&m.polls);
                 task.run();
+                WorkerTimer::poll_done(m, &mut poll_start);
                 ran += 1;
             }
             since_driver += ran;
             if ran == 0 && !main.woken.load(Acquire) {
-                metrics::bump(&self.metrics[0].parks);
+                metrics::bump(&m.parks);
+                timer.idle(m);
                 // Parked without the core in the context, so tasks woken by the
                 // driver go to the remote queue (and leave an unpark token)
                 // instead of borrowing the core while it parks.
@@ -246,6 +260,7 @@ impl Shared {
                 since_driver = 0;
             } else if since_driver >= self.event_interval {
                 // Busy for a while: let I/O events and due timers in.
+                timer.checkpoint(m);
                 self.driver.maintain();
                 since_driver = 0;
             }
@@ -295,6 +310,10 @@ impl Shared {
 
     pub(crate) fn worker_metrics(&self) -> &[CachePadded<WorkerMetrics>] {
         &self.metrics
+    }
+
+    pub(crate) fn poll_time_histogram(&self) -> bool {
+        self.poll_time_histogram
     }
 
     pub(crate) fn remote_spawned(&self) -> u64 {

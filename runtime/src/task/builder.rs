@@ -37,6 +37,7 @@ impl Builder {
     ///
     /// # Panics
     /// Outside a runtime context (see [`Handle::current`]).
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -46,6 +47,7 @@ impl Builder {
     }
 
     /// Spawns on the runtime behind `handle`.
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub fn spawn_on<F>(self, future: F, handle: &Handle) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

@@ -22,6 +22,7 @@ mod raw;
 mod shield;
 mod state;
 mod task_local;
+mod trace;
 mod wait_for;
 mod waker;
 
@@ -40,6 +41,7 @@ pub(crate) use raw::cell_size;
 use raw::Header;
 pub use shield::{shield, Shield};
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
+pub(crate) use trace::{Kind as SpawnKind, SpawnMeta};
 pub use wait_for::{wait_for, Elapsed, Timeout};
 
 pub use crate::coop::unconstrained;
@@ -160,6 +162,9 @@ impl<S: Schedule> Notified<S> {
 /// scheduler's registry, and returns the
 /// JoinHandle and the first `Notified` to queue (`None` if the registry is closed:
 /// the task is then already cancelled and the handle reports it).
+///
+/// With the `tracing` feature, the task's span records the caller's location.
+#[cfg_attr(feature = "tracing", track_caller)]
 pub fn spawn_task<F, S>(
     future: F,
     scheduler: &S,
@@ -170,12 +175,39 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
+    spawn_task_meta(future, scheduler, name, SpawnMeta::new(SpawnKind::Task))
+}
+
+/// [`spawn_task`] with the kind and location its span reports.
+pub(crate) fn spawn_task_meta<F, S>(
+    future: F,
+    scheduler: &S,
+    name: Option<std::sync::Arc<str>>,
+    meta: SpawnMeta,
+) -> (JoinHandle<F::Output>, Option<Notified<S>>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    #[cfg(not(feature = "tracing"))]
+    let _ = meta;
     let (task, notified, raw) = raw::new_task(future, scheduler.clone());
     // SAFETY: the JoinHandle reference is the third initial one.
     let join = unsafe { JoinHandle::from_raw(raw) };
+    #[cfg(feature = "tracing")]
+    let span_name = name.clone();
     // SAFETY: no other thread has seen the task yet.
     match unsafe { scheduler.owned().bind(task, name) } {
-        Ok(_) => (join, Some(notified)),
+        Ok(_id) => {
+            // SAFETY: we hold the Notified (not yet queued) and the JoinHandle:
+            // nothing has polled, woken or freed the task.
+            #[cfg(feature = "tracing")]
+            unsafe {
+                trace::install(raw.as_ref(), meta, span_name.as_deref(), _id)
+            }
+            (join, Some(notified))
+        }
         Err(task) => {
             drop(task);
             // Cancel it in place: the Notified's reference becomes the shutdown one.

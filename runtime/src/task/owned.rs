@@ -166,6 +166,20 @@ impl<S: Schedule> OwnedTasks<S> {
         self.names.lock().get(&id).cloned()
     }
 
+    /// Ids and names of the registered tasks: a snapshot, taken one shard at a
+    /// time (locks each shard briefly, then the name table).
+    pub(crate) fn live(&self) -> Vec<(Id, Option<Arc<str>>)> {
+        let mut ids = Vec::new();
+        for shard in self.shards.iter() {
+            ids.extend(shard.lock().tasks.iter().map(|(_, t)| t.id()));
+        }
+        if self.named.load(Relaxed) == 0 {
+            return ids.into_iter().map(|id| (id, None)).collect();
+        }
+        let names = self.names.lock();
+        ids.into_iter().map(|id| (id, names.get(&id).cloned())).collect()
+    }
+
     /// Refuses every later `bind`.
     pub fn close(&self) {
         for shard in self.shards.iter() {

@@ -3,7 +3,8 @@
 //!
 //! Layout for a trivial task on a 64-bit target (see `benches/src/bin/task_size.rs`):
 //! header 24 bytes (state word, vtable, id) + scheduler 8 + join waker 16 + stage 16
-//! = 64 bytes.
+//! = 64 bytes. The `tracing` feature adds the task's span to the header
+//! (`trace.rs`); without it the header has no such field.
 
 use std::any::Any;
 use std::future::Future;
@@ -14,7 +15,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
 use super::state::{State, ToIdle, ToRunning};
-use super::{waker, Id, JoinError, Notified, Schedule, Task};
+use super::{trace, waker, Id, JoinError, Notified, Schedule, Task};
 use crate::context;
 use crate::loom::UnsafeCell;
 
@@ -25,6 +26,9 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     /// Written once while the task is still private to `spawn`, read-only after.
     pub(crate) id: Id,
+    /// The task's `runtime.spawn` span: written once before the first poll.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: trace::Slot,
 }
 
 // SAFETY: the state word is atomic, the vtable is static and the id is immutable
@@ -88,7 +92,13 @@ where
     /// Allocates a task holding the three initial references.
     pub(crate) fn allocate(future: F, scheduler: S) -> NonNull<Header> {
         let cell = Box::new(Cell {
-            header: Header { state: State::new(), vtable: &Self::VTABLE, id: Id::UNREGISTERED },
+            header: Header {
+                state: State::new(),
+                vtable: &Self::VTABLE,
+                id: Id::UNREGISTERED,
+                #[cfg(feature = "tracing")]
+                span: trace::empty_slot(),
+            },
             scheduler,
             join_waker: UnsafeCell::new(None),
             stage: UnsafeCell::new(Stage::Running(future)),
@@ -122,18 +132,23 @@ where
         let waker = waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
         let id = self.header.id;
-        let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            context::enter_task(id, || {
-                self.stage.with_mut(|stage| {
-                    // SAFETY: RUNNING gives this thread exclusive access to the stage,
-                    // and the future is never moved out of the heap cell.
-                    match unsafe { &mut *stage } {
-                        Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
-                        _ => unreachable!("a task was polled after it completed"),
-                    }
+        // Entered for the poll only: the guard must be gone before `complete`
+        // may free the task.
+        let result = {
+            let _entered = trace::enter(&self.header);
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                context::enter_task(id, || {
+                    self.stage.with_mut(|stage| {
+                        // SAFETY: RUNNING gives this thread exclusive access to the stage,
+                        // and the future is never moved out of the heap cell.
+                        match unsafe { &mut *stage } {
+                            Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
+                            _ => unreachable!("a task was polled after it completed"),
+                        }
+                    })
                 })
-            })
-        }));
+            }))
+        };
         match result {
             Ok(Poll::Ready(output)) => self.complete(Stage::Finished(output)),
             Ok(Poll::Pending) => match self.header.state.transition_to_idle() {

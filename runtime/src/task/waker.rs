@@ -7,6 +7,7 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use super::raw::Header;
 use super::state::WakeAction;
+use super::trace;
 
 static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
 
@@ -31,13 +32,16 @@ unsafe fn header<'a>(data: *const ()) -> &'a Header {
 
 unsafe fn clone(data: *const ()) -> RawWaker {
     // SAFETY: a waker exists, so its reference keeps the task alive.
-    unsafe { header(data) }.state.ref_inc();
+    let h = unsafe { header(data) };
+    trace::waker(h, "waker.clone");
+    h.state.ref_inc();
     raw(NonNull::new(data as *mut Header).expect("null waker"))
 }
 
 unsafe fn wake(data: *const ()) {
     // SAFETY: this waker's reference keeps the task alive until consumed below.
     let h = unsafe { header(data) };
+    trace::waker(h, "waker.wake");
     let ptr = NonNull::from(h);
     match h.state.wake_by_val() {
         // SAFETY: the waker's reference became the Notified's.
@@ -51,6 +55,7 @@ unsafe fn wake(data: *const ()) {
 unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: this waker's reference keeps the task alive.
     let h = unsafe { header(data) };
+    trace::waker(h, "waker.wake_by_ref");
     match h.state.wake_by_ref() {
         // SAFETY: wake_by_ref counted a new reference for the Notified.
         WakeAction::Submit => unsafe { (h.vtable.schedule)(NonNull::from(h)) },
@@ -62,6 +67,7 @@ unsafe fn wake_by_ref(data: *const ()) {
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: this waker's reference keeps the task alive until released.
     let h = unsafe { header(data) };
+    trace::waker(h, "waker.drop");
     if h.state.ref_dec() {
         // SAFETY: it was the last reference.
         unsafe { (h.vtable.dealloc)(NonNull::from(h)) }

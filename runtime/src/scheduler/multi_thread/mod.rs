@@ -25,7 +25,7 @@ use crate::blocking::Spawner;
 use crate::builder::ThreadConfig;
 use crate::driver::{Driver, Enable, SharedDriver};
 use crate::loom::{fence, AtomicBool, AtomicU64, Condvar, Mutex, Ordering::*};
-use crate::metrics::{self, WorkerMetrics, WorkerMetricsSet};
+use crate::metrics::{self, WorkerMetrics, WorkerMetricsSet, WorkerTimer};
 use crate::park::{Parker, Unparker};
 use crate::scheduler::Scheduler;
 use crate::task::{self, JoinHandle, Notified, OwnedTasks, Schedule};
@@ -43,6 +43,8 @@ pub(crate) struct Tuning {
     pub(crate) lifo_slot: bool,
     /// Whether a worker leaving the driver wakes a sleeper to take it over.
     pub(crate) driver_hand_off: bool,
+    /// Whether workers time every poll for the histogram.
+    pub(crate) poll_time_histogram: bool,
 }
 
 /// State shared by all workers and every handle of one runtime.
@@ -76,6 +78,7 @@ pub(crate) struct Core {
     searching: bool,
     rand: FastRand,
     parker: Parker,
+    timer: WorkerTimer,
 }
 
 /// The threads of a started multi-thread runtime.
@@ -110,6 +113,7 @@ impl Shared {
                 searching: false,
                 rand: FastRand::new(index as u64 + 1),
                 parker,
+                timer: WorkerTimer::new(tuning.poll_time_histogram),
             }));
         }
         let shared = Arc::new(Shared {
@@ -156,6 +160,7 @@ impl Shared {
         Ok((shared, workers))
     }
 
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<Arc<str>>) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -326,6 +331,10 @@ impl Shared {
 
     pub(crate) fn local_queue_depth(&self, w: usize) -> usize {
         self.remotes[w].stealer.len()
+    }
+
+    pub(crate) fn poll_time_histogram(&self) -> bool {
+        self.tuning.poll_time_histogram
     }
 
     pub(crate) fn num_workers(&self) -> usize {

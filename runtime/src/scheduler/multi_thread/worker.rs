@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::{Core, Shared, Task};
 use crate::loom::{fence, Ordering::SeqCst};
-use crate::metrics;
+use crate::metrics::{self, WorkerTimer};
 use crate::scheduler::CoreContext;
 use crate::{context, Handle};
 
@@ -41,6 +41,7 @@ pub(super) fn run(shared: &Arc<Shared>, handle: &Handle, core: Box<Core>) {
         if core.tick.is_multiple_of(shared.tuning.event_interval) {
             // Busy for a while: let I/O events and due timers in (with the core in
             // the context, so the tasks they wake queue here).
+            core.timer.checkpoint(&shared.metrics[core.index]);
             *cx.core.borrow_mut() = Some(core);
             shared.driver.maintain();
             core = cx.core.borrow_mut().take().expect("worker core lost in the driver");
@@ -57,6 +58,7 @@ pub(super) fn run(shared: &Arc<Shared>, handle: &Handle, core: Box<Core>) {
     }
 
     // Shutdown: release the references this worker still queues.
+    core.timer.idle(&shared.metrics[core.index]);
     drop(core.lifo.take());
     while core.queue.pop().is_some() {}
 }
@@ -113,10 +115,12 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Task) -> Box<Core> {
     let m = &shared.metrics[core.index];
     let mut lifo_polls = 0;
     let mut task = task;
+    let mut poll_start = core.timer.batch_start();
     loop {
         metrics::bump(&m.polls);
         *cx.core.borrow_mut() = Some(core);
         task.run();
+        WorkerTimer::poll_done(m, &mut poll_start);
         core = cx.core.borrow_mut().take().expect("worker core lost during a poll");
         let Some(next) = core.lifo.take() else {
             return core;
@@ -138,6 +142,7 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
     let index = core.index;
     debug_assert!(core.lifo.is_none() && core.queue.is_empty());
     metrics::bump(&shared.metrics[index].parks);
+    core.timer.idle(&shared.metrics[index]);
     if shared.idle.transition_worker_to_parked(index, core.searching) {
         // Last searcher out: a task pushed while we searched may have seen us
         // searching and woken nobody. Look once more before sleeping.

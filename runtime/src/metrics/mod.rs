@@ -1,7 +1,14 @@
 //! Runtime counters (`RuntimeMetrics`).
 //!
 //! Per-worker counters are written by their worker alone (a relaxed load + store,
-//! no read-modify-write on the hot path) and read by anyone.
+//! no read-modify-write on the hot path) and read by anyone. Busy time and the
+//! poll-time histogram are measured by `timer.rs` into `histogram.rs`'s buckets.
+
+mod histogram;
+mod timer;
+
+use std::ops::Range;
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
@@ -17,7 +24,13 @@ pub(crate) struct WorkerMetrics {
     pub(crate) steal_operations: AtomicU64,
     pub(crate) parks: AtomicU64,
     pub(crate) overflows: AtomicU64,
+    /// Nanoseconds spent polling tasks (see `timer.rs`).
+    pub(crate) busy_nanos: AtomicU64,
+    pub(crate) poll_times: Histogram,
 }
+
+pub(crate) use histogram::Histogram;
+pub(crate) use timer::WorkerTimer;
 
 /// Adds one to a counter that only the calling thread writes.
 #[inline(always)]
@@ -106,6 +119,52 @@ impl RuntimeMetrics {
     /// Times worker `w`'s local queue was full and spilled half into the injector.
     pub fn worker_overflow_count(&self, w: usize) -> u64 {
         self.workers()[w].overflows.load(Relaxed)
+    }
+
+    /// Time worker `w` spent running tasks.
+    ///
+    /// Measured around batches of polls: from the first poll after the worker
+    /// woke up until it parks again, so the short gaps between polls (queue
+    /// operations, stealing once it has work) count as busy. The running period
+    /// is added when the worker parks and at its periodic look at the I/O
+    /// driver (every `event_interval` ticks), so one very long poll shows up
+    /// only once it returns. On the current-thread scheduler, polls of the
+    /// `block_on` future that fall inside such a period count too.
+    pub fn worker_total_busy_duration(&self, w: usize) -> Duration {
+        Duration::from_nanos(self.workers()[w].busy_nanos.load(Relaxed))
+    }
+
+    /// Whether [`Builder::enable_metrics_poll_time_histogram`](crate::Builder::enable_metrics_poll_time_histogram)
+    /// turned the poll-time histogram on (else every bucket stays at 0).
+    pub fn poll_time_histogram_enabled(&self) -> bool {
+        match &self.handle.inner {
+            Scheduler::Multi(s) => s.poll_time_histogram(),
+            Scheduler::Current(s) => s.poll_time_histogram(),
+        }
+    }
+
+    /// Number of buckets of the poll-time histogram (16).
+    pub fn poll_time_histogram_num_buckets(&self) -> usize {
+        histogram::NUM_BUCKETS
+    }
+
+    /// The poll durations bucket `bucket` counts: log-scale, `[0, 1,024 ns)`
+    /// first, then `[2^(b-1), 2^b) × 1,024 ns`; the last bucket (from about
+    /// 16.8 ms) ends at `Duration::MAX`.
+    ///
+    /// # Panics
+    /// If `bucket >= poll_time_histogram_num_buckets()`.
+    pub fn poll_time_histogram_bucket_range(&self, bucket: usize) -> Range<Duration> {
+        histogram::bucket_range(bucket)
+    }
+
+    /// Polls by worker `w` whose duration fell in `bucket` (0 unless the
+    /// histogram is enabled; then the buckets of a worker sum to its poll count).
+    ///
+    /// # Panics
+    /// If `w >= num_workers()` or `bucket >= poll_time_histogram_num_buckets()`.
+    pub fn poll_time_histogram_bucket_count(&self, w: usize, bucket: usize) -> u64 {
+        self.workers()[w].poll_times.count(bucket)
     }
 
     /// Tasks in worker `w`'s local queue right now (multi-thread scheduler).
