@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use tern_benches::WORKERS;
+use tern_benches::{Flavor, WORKERS};
 
 /// Tasks per iteration in `timeout_ready` and `sleep_1ms`.
 const TASKS: usize = 1_000;
@@ -31,20 +31,6 @@ const BURST_TICKS: usize = 10_000;
 /// Ticks (after the immediate first one) per iteration in `interval_1ms`.
 const TIMED_TICKS: usize = 10;
 
-#[derive(Clone, Copy, Debug)]
-enum Flavor {
-    CurrentThread,
-    MultiThread,
-}
-
-impl Flavor {
-    fn suffix(self) -> &'static str {
-        match self {
-            Flavor::CurrentThread => "current_thread",
-            Flavor::MultiThread => "multi_thread",
-        }
-    }
-}
 
 /// A runtime with timers, and the calls the workloads make on it.
 trait TimerRt: Sized {

@@ -21,6 +21,25 @@ use std::time::{Duration, Instant};
 /// Worker threads used by every side-by-side comparison (the bench machine has 2 cores).
 pub const WORKERS: usize = 2;
 
+/// Which scheduler a side-by-side bench group runs on (the group name's suffix).
+#[derive(Clone, Copy, Debug)]
+pub enum Flavor {
+    /// Everything on the thread in `block_on`.
+    CurrentThread,
+    /// [`WORKERS`] worker threads.
+    MultiThread,
+}
+
+impl Flavor {
+    /// `current_thread` / `multi_thread`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Flavor::CurrentThread => "current_thread",
+            Flavor::MultiThread => "multi_thread",
+        }
+    }
+}
+
 /// A cheap, cloneable way to put new tasks on a runtime, usable from any thread
 /// (from inside one of the runtime's tasks it takes the runtime's local path,
 /// where the runtime has one).
