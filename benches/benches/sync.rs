@@ -43,7 +43,6 @@ const ROUND_TRIPS: usize = 1_000;
 /// Capacity of the request channel in `request_reply` (tokio's bench uses 10).
 const REQUEST_QUEUE: usize = 10;
 
-
 type Group<'a> = BenchmarkGroup<'a, WallTime>;
 
 /// tern's names, as the workloads use them.

@@ -31,7 +31,6 @@ const BURST_TICKS: usize = 10_000;
 /// Ticks (after the immediate first one) per iteration in `interval_1ms`.
 const TIMED_TICKS: usize = 10;
 
-
 /// A runtime with timers, and the calls the workloads make on it.
 trait TimerRt: Sized {
     const NAME: &'static str;
