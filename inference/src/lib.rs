@@ -1,4 +1,12 @@
 //! tern's inference executor: GGUF, tokenizer, the BitNet b1.58 forward pass,
 //! sampling, continuous batching and the server.
 //!
-//! Empty until the model issue lands (see `docs/architecture.md`).
+//! | module | one job |
+//! | --- | --- |
+//! | [`gguf`] | our own GGUF v2 / v3 reader (memory-mapped, hostile-input safe) and writer |
+//!
+//! The rest lands with the model issue (see `docs/architecture.md`).
+
+#![warn(missing_docs)]
+
+pub mod gguf;
