@@ -4,9 +4,11 @@
 //! | module | one job |
 //! | --- | --- |
 //! | [`gguf`] | our own GGUF v2 / v3 reader (memory-mapped, hostile-input safe) and writer |
+//! | [`model`] | BitNet config, weights, KV cache, forward pass, `synth` |
 //!
 //! The rest lands with the model issue (see `docs/architecture.md`).
 
 #![warn(missing_docs)]
 
 pub mod gguf;
+pub mod model;

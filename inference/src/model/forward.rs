@@ -1,0 +1,335 @@
+//! [`Model`]: the BitNet b1.58 forward pass for one sequence, and greedy generation.
+//!
+//! Per block (sources: microsoft/BitNet `gguf-py` + bitnet.cpp `llm_build_bitnet_158`,
+//! HF transformers `BitNetDecoderLayer`):
+//!
+//! ```text
+//! h    = RMSNorm(x, attn_norm)
+//! q, k, v = Wq·h, Wk·h, Wv·h            (ternary, h quantized per token to int8)
+//! q, k = RoPE_neox(q, pos), RoPE_neox(k, pos)
+//! a    = softmax(q·kᵀ / sqrt(head_dim), causal) · v   (GQA: head i reads KV head i / (n_heads / n_kv_heads))
+//! x    = x + Wo · RMSNorm(a, attn_sub_norm)
+//! h    = RMSNorm(x, ffn_norm)
+//! f    = act(Wgate·h) * (Wup·h)          (act = relu², or SiLU for llama.cpp `bitnet` with silu)
+//! x    = x + Wdown · RMSNorm(f, ffn_sub_norm)
+//! ```
+//!
+//! then `logits = head · RMSNorm(x, output_norm)` for the last token (`head` =
+//! `output.weight`, or `token_embd.weight` when tied) with f32 activations. Every
+//! ternary product quantizes its input per token (absmax int8, [`tern_kernels::quant`]);
+//! `n` prompt tokens go through the GEMM kernels, a single token through GEMV. All
+//! sub-layer norms use `rms_eps`. Single-threaded for now: every kernel call covers the
+//! full row range, which a compute pool can later split.
+
+use std::path::Path;
+
+use tern_kernels::{ops, Kernels, QuantizedBatch};
+
+use crate::gguf::GgufFile;
+
+use super::config::{Activation, ModelConfig};
+use super::error::ModelError;
+use super::kv_cache::KvCache;
+use super::weights::{Linear, ModelWeights};
+
+/// A loaded model: config, weights, and the kernel path it runs on.
+#[derive(Debug, Clone)]
+pub struct Model {
+    config: ModelConfig,
+    weights: ModelWeights,
+    kernels: Kernels,
+}
+
+/// Per-call activation buffers (`n` tokens, token-major).
+struct Scratch {
+    x: Vec<f32>,
+    h: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    att: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    scores: Vec<f32>,
+    acts_dim: QuantizedBatch,
+    acts_ffn: QuantizedBatch,
+}
+
+impl Model {
+    /// Reads the config and weights of `file` and picks the process-wide kernel path
+    /// ([`tern_kernels::dispatch::global`]).
+    ///
+    /// Errors: those of [`ModelConfig::from_gguf`], [`ModelWeights::from_gguf`], and an
+    /// invalid `TERN_KERNEL_PATH`.
+    pub fn from_gguf(file: &GgufFile) -> Result<Model, ModelError> {
+        let config = ModelConfig::from_gguf(file)?;
+        let weights = ModelWeights::from_gguf(file, &config)?;
+        let kernels = tern_kernels::dispatch::global().map_err(ModelError::kernel("kernel path"))?;
+        Ok(Model { config, weights, kernels })
+    }
+
+    /// [`Model::from_gguf`] on the file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model, ModelError> {
+        Model::from_gguf(&GgufFile::open(path)?)
+    }
+
+    /// The same model on another kernel path (tests compare paths).
+    pub fn with_kernels(mut self, kernels: Kernels) -> Model {
+        self.kernels = kernels;
+        self
+    }
+
+    /// The hyper-parameters.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The weights.
+    pub fn weights(&self) -> &ModelWeights {
+        &self.weights
+    }
+
+    /// A cache of the file's `context_length` positions for this model.
+    pub fn new_cache(&self) -> Result<KvCache, ModelError> {
+        KvCache::new(&self.config, self.config.context_length)
+    }
+
+    /// Runs `tokens` (one sequence) at positions `pos .. pos + tokens.len()`, appending
+    /// their keys and values to `cache`, and writes the logits of the **last** token
+    /// into `logits` (`vocab_size` values). `pos` may be below `cache.len()` to rewind
+    /// (later positions are dropped), not above it.
+    ///
+    /// Errors: empty `tokens`, a wrong `logits` length, a token outside the vocabulary,
+    /// `pos > cache.len()`, a cache for another model shape ([`ModelError::BadInput`] /
+    /// [`ModelError::BadToken`]), and [`ModelError::ContextFull`] when
+    /// `pos + tokens.len()` exceeds the cache's context length. On these errors the cache
+    /// is unchanged; a kernel error in the middle of the pass (not expected after the
+    /// checks) leaves it truncated to `pos`.
+    pub fn forward(
+        &self,
+        tokens: &[u32],
+        pos: usize,
+        cache: &mut KvCache,
+        logits: &mut [f32],
+    ) -> Result<(), ModelError> {
+        let c = &self.config;
+        let n = tokens.len();
+        if n == 0 {
+            return Err(ModelError::BadInput("forward needs at least one token".into()));
+        }
+        if logits.len() != c.vocab_size {
+            return Err(ModelError::BadInput(format!(
+                "logits buffer holds {} values, the vocabulary has {}",
+                logits.len(),
+                c.vocab_size
+            )));
+        }
+        if !cache.fits(c) {
+            return Err(ModelError::BadInput("KV cache was built for another model shape".into()));
+        }
+        if pos > cache.len() {
+            return Err(ModelError::BadInput(format!(
+                "position {pos} is past the {} cached positions",
+                cache.len()
+            )));
+        }
+        let end = pos.checked_add(n).filter(|&e| e <= cache.capacity()).ok_or(ModelError::ContextFull {
+            context_length: cache.capacity(),
+            needed: pos.saturating_add(n),
+        })?;
+        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
+            return Err(ModelError::BadToken { token, vocab_size: c.vocab_size });
+        }
+
+        let mut s = self.scratch(n, end);
+        for (t, &token) in tokens.iter().enumerate() {
+            self.weights
+                .token_embd
+                .dequantize_row(token as usize, &mut s.x[t * c.dim..(t + 1) * c.dim])
+                .map_err(ModelError::kernel("token_embd lookup"))?;
+        }
+        cache.set_len(pos);
+        for layer in 0..c.n_layers {
+            self.attention(layer, pos, &mut s, cache)?;
+            self.ffn(layer, &mut s)?;
+        }
+        cache.set_len(end);
+
+        let last = &s.x[(n - 1) * c.dim..n * c.dim];
+        let h = &mut s.h[..c.dim];
+        ops::rms_norm(last, &self.weights.output_norm, c.rms_eps, h)
+            .map_err(ModelError::kernel("output_norm"))?;
+        self.kernels
+            .dense_gemv(self.weights.head(), h, 0..c.vocab_size, logits)
+            .map_err(ModelError::kernel("output head"))
+    }
+
+    /// Greedy decoding: runs `prompt`, then picks the most likely token `n` times
+    /// (ties: the lowest id), feeding each back. Returns the `n` new tokens. Uses a
+    /// fresh cache of `min(context_length, prompt.len() + n)` positions.
+    ///
+    /// Errors: those of [`Model::forward`] (an empty prompt, a prompt plus `n` longer
+    /// than the context).
+    pub fn generate(&self, prompt: &[u32], n: usize) -> Result<Vec<u32>, ModelError> {
+        let needed = prompt.len().saturating_add(n);
+        if needed > self.config.context_length {
+            return Err(ModelError::ContextFull { context_length: self.config.context_length, needed });
+        }
+        let mut cache = KvCache::new(&self.config, needed.max(1))?;
+        let mut logits = vec![0f32; self.config.vocab_size];
+        let mut out = Vec::with_capacity(n);
+        if n == 0 {
+            return Ok(out);
+        }
+        self.forward(prompt, 0, &mut cache, &mut logits)?;
+        loop {
+            let next = argmax(&logits);
+            out.push(next);
+            if out.len() == n {
+                return Ok(out);
+            }
+            self.forward(&[next], cache.len(), &mut cache, &mut logits)?;
+        }
+    }
+
+    fn scratch(&self, n: usize, ctx: usize) -> Scratch {
+        let c = &self.config;
+        Scratch {
+            x: vec![0.0; n * c.dim],
+            h: vec![0.0; n * c.dim],
+            q: vec![0.0; n * c.dim],
+            k: vec![0.0; n * c.kv_dim()],
+            v: vec![0.0; n * c.kv_dim()],
+            att: vec![0.0; n * c.dim],
+            gate: vec![0.0; n * c.ffn_dim],
+            up: vec![0.0; n * c.ffn_dim],
+            scores: vec![0.0; ctx],
+            acts_dim: QuantizedBatch::new(n, c.dim),
+            acts_ffn: QuantizedBatch::new(n, c.ffn_dim),
+        }
+    }
+
+    /// `out = lin · acts` for every token of `acts` (token-major), GEMV for one token.
+    fn project(
+        &self,
+        lin: &Linear,
+        acts: &QuantizedBatch,
+        out: &mut [f32],
+        what: &str,
+    ) -> Result<(), ModelError> {
+        let rows = 0..lin.weight.rows();
+        let res = if acts.n_tokens() == 1 {
+            self.kernels.gemv(&lin.weight, acts.token(0), rows, out)
+        } else {
+            self.kernels.gemm(&lin.weight, acts, rows, out)
+        };
+        res.map_err(ModelError::kernel(what))?;
+        if let Some(scale) = lin.scale {
+            out.iter_mut().for_each(|v| *v *= scale);
+        }
+        Ok(())
+    }
+
+    /// RMSNorm of each `width`-wide token of `x` into `out`.
+    fn norm_rows(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32], what: &str) -> Result<(), ModelError> {
+        let width = weight.len();
+        for (xr, or) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+            ops::rms_norm(xr, weight, eps, or).map_err(ModelError::kernel(what))?;
+        }
+        Ok(())
+    }
+
+    fn attention(
+        &self,
+        layer: usize,
+        pos: usize,
+        s: &mut Scratch,
+        cache: &mut KvCache,
+    ) -> Result<(), ModelError> {
+        let c = &self.config;
+        let w = &self.weights.layers[layer];
+        let ctx = |what: &str| format!("layer {layer} {what}");
+        let (dim, kv_dim, hd) = (c.dim, c.kv_dim(), c.head_dim);
+        let n = s.x.len() / dim;
+
+        Self::norm_rows(&s.x, &w.attn_norm, c.rms_eps, &mut s.h, &ctx("attn_norm"))?;
+        s.acts_dim.quantize(&s.h).map_err(ModelError::kernel(ctx("attn activations")))?;
+        self.project(&w.wq, &s.acts_dim, &mut s.q, &ctx("attn_q"))?;
+        self.project(&w.wk, &s.acts_dim, &mut s.k, &ctx("attn_k"))?;
+        self.project(&w.wv, &s.acts_dim, &mut s.v, &ctx("attn_v"))?;
+        for t in 0..n {
+            let p = pos + t;
+            ops::rope_neox(&mut s.q[t * dim..(t + 1) * dim], hd, p, c.rope_base)
+                .map_err(ModelError::kernel(ctx("rope q")))?;
+            ops::rope_neox(&mut s.k[t * kv_dim..(t + 1) * kv_dim], hd, p, c.rope_base)
+                .map_err(ModelError::kernel(ctx("rope k")))?;
+            cache.store(layer, p, &s.k[t * kv_dim..(t + 1) * kv_dim], &s.v[t * kv_dim..(t + 1) * kv_dim]);
+        }
+
+        let (keys, values) = cache.layer(layer, pos + n);
+        let group = c.n_heads / c.n_kv_heads;
+        let scale = 1.0 / (hd as f32).sqrt();
+        for t in 0..n {
+            let seen = pos + t + 1; // causal: positions 0..=pos+t
+            for head in 0..c.n_heads {
+                let kvo = (head / group) * hd;
+                let q = &s.q[t * dim + head * hd..t * dim + (head + 1) * hd];
+                let scores = &mut s.scores[..seen];
+                for (j, sc) in scores.iter_mut().enumerate() {
+                    let k = &keys[j * kv_dim + kvo..j * kv_dim + kvo + hd];
+                    *sc = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+                }
+                ops::softmax(scores);
+                let out = &mut s.att[t * dim + head * hd..t * dim + (head + 1) * hd];
+                out.fill(0.0);
+                for (j, &p) in scores.iter().enumerate() {
+                    let v = &values[j * kv_dim + kvo..j * kv_dim + kvo + hd];
+                    out.iter_mut().zip(v).for_each(|(o, &v)| *o += p * v);
+                }
+            }
+        }
+
+        Self::norm_rows(&s.att, &w.attn_sub_norm, c.rms_eps, &mut s.h, &ctx("attn_sub_norm"))?;
+        s.acts_dim.quantize(&s.h).map_err(ModelError::kernel(ctx("attn_output activations")))?;
+        self.project(&w.wo, &s.acts_dim, &mut s.att, &ctx("attn_output"))?;
+        s.x.iter_mut().zip(&s.att).for_each(|(x, a)| *x += a);
+        Ok(())
+    }
+
+    fn ffn(&self, layer: usize, s: &mut Scratch) -> Result<(), ModelError> {
+        let c = &self.config;
+        let w = &self.weights.layers[layer];
+        let ctx = |what: &str| format!("layer {layer} {what}");
+
+        Self::norm_rows(&s.x, &w.ffn_norm, c.rms_eps, &mut s.h, &ctx("ffn_norm"))?;
+        s.acts_dim.quantize(&s.h).map_err(ModelError::kernel(ctx("ffn activations")))?;
+        self.project(&w.w_gate, &s.acts_dim, &mut s.gate, &ctx("ffn_gate"))?;
+        self.project(&w.w_up, &s.acts_dim, &mut s.up, &ctx("ffn_up"))?;
+        match c.activation {
+            Activation::Relu2 => {
+                ops::squared_relu_gate(&mut s.gate, &s.up).map_err(ModelError::kernel(ctx("relu2")))?
+            }
+            Activation::Silu => {
+                for (g, &u) in s.gate.iter_mut().zip(&s.up) {
+                    *g = *g / (1.0 + (-*g).exp()) * u;
+                }
+            }
+        }
+        Self::norm_rows(&s.gate, &w.ffn_sub_norm, c.rms_eps, &mut s.up, &ctx("ffn_sub_norm"))?;
+        s.acts_ffn.quantize(&s.up).map_err(ModelError::kernel(ctx("ffn_down activations")))?;
+        self.project(&w.w_down, &s.acts_ffn, &mut s.h, &ctx("ffn_down"))?;
+        s.x.iter_mut().zip(&s.h).for_each(|(x, d)| *x += d);
+        Ok(())
+    }
+}
+
+/// The index of the largest value (the first on ties; NaN never wins).
+pub fn argmax(values: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] || values[best].is_nan() && !v.is_nan() {
+            best = i;
+        }
+    }
+    best as u32
+}

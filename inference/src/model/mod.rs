@@ -1,0 +1,35 @@
+//! The BitNet model: config, weights, KV cache, forward pass, and synthetic models.
+//!
+//! | file | one job |
+//! | --- | --- |
+//! | `error.rs` | [`ModelError`] |
+//! | `config.rs` | [`ModelConfig`] from GGUF metadata (`bitnet-b1.58`, `bitnet-25`, `bitnet-1.58`, `bitnet`) |
+//! | `weights.rs` | [`ModelWeights`]: every tensor by llama.cpp's name, shape-checked |
+//! | `kv_cache.rs` | [`KvCache`]: per-sequence f32 keys / values, fixed context |
+//! | `forward.rs` | [`Model`]: the forward pass (prefill through GEMM, decode through GEMV), greedy [`Model::generate`] |
+//! | `synth.rs` | [`synth`]: random ternary weights in a real `I2_S` GGUF at any [`SynthShape`] |
+//!
+//! ```
+//! use tern_inference::gguf::GgufFile;
+//! use tern_inference::model::{synth_bytes, Model, SynthShape};
+//!
+//! let file = GgufFile::from_bytes(synth_bytes(SynthShape::TINY, 1)?)?;
+//! let model = Model::from_gguf(&file)?;
+//! let out = model.generate(&[1, 2, 3], 2)?;
+//! assert_eq!(out.len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod config;
+mod error;
+mod forward;
+mod kv_cache;
+mod synth;
+mod weights;
+
+pub use config::{Activation, Arch, ModelConfig};
+pub use error::ModelError;
+pub use forward::{argmax, Model};
+pub use kv_cache::KvCache;
+pub use synth::{synth, synth_bytes, SynthShape};
+pub use weights::{LayerWeights, Linear, ModelWeights};
