@@ -26,11 +26,26 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         tasks: u64,
     },
+    /// Writes a BitNet b1.58 model with random ternary weights as real I2_S GGUF
+    /// (for benchmarks and tests; it prints noise). The file is built in memory
+    /// first: `2b4t` needs about 2.3 GB of RAM.
+    Synth {
+        /// `tiny` (2 layers, 128 dim) or `2b4t` (BitNet b1.58 2B4T's shape).
+        #[arg(long, default_value = "tiny")]
+        shape: String,
+        /// Output path.
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+        /// Seed of the random weights (the same seed writes the same bytes).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn main() {
     match Cli::parse().command {
         Command::Demo { workers, tasks } => demo(workers, tasks),
+        Command::Synth { shape, output, seed } => synth(&shape, &output, seed),
     }
 }
 
@@ -122,5 +137,23 @@ fn print_metrics(m: &RuntimeMetrics) {
             m.worker_park_count(w),
             m.worker_overflow_count(w)
         );
+    }
+}
+
+fn synth(shape: &str, output: &std::path::Path, seed: u64) {
+    use tern::inference::model::{synth, SynthShape};
+    let Some(shape) = SynthShape::from_name(shape) else {
+        eprintln!("error: unknown --shape {shape:?} (expected tiny or 2b4t)");
+        std::process::exit(2);
+    };
+    let written = synth(shape, seed)
+        .map_err(|e| e.to_string())
+        .and_then(|w| w.write_file(output).map_err(|e| e.to_string()));
+    match written {
+        Ok(()) => eprintln!("wrote {}", output.display()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
     }
 }
