@@ -26,8 +26,9 @@
 //! bit-identical f32 results to [`crate::scalar::ternary::gemv`] /
 //! [`crate::scalar::ternary::gemm`] (per-tensor and per-block scales: the SIMD paths
 //! compute the exact integer dots and then perform the scalar path's float operations
-//! in the same order). The dense (output head) kernels run the scalar code on every
-//! path.
+//! in the same order). The dense (output head) kernels use AVX2 + F16C + FMA for F16
+//! matrices on the x86 SIMD paths (`x86/dense_f16.rs`; equal to the scalar path to f32
+//! rounding, not bit for bit) and the scalar code for every other format and path.
 //!
 //! NEON: the `aarch64-unknown-linux-gnu` target is not installed on the development
 //! machine (and cannot be downloaded there), so no NEON code could even be
@@ -290,6 +291,11 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.path != Path::Scalar && crate::x86::dense_f16::applies(w) {
+            // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
+            return unsafe { crate::x86::dense_f16::gemv(w, x, rows, out) };
+        }
         scalar::dense::gemv(w, x, rows, out)
     }
 
@@ -301,6 +307,11 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.path != Path::Scalar && crate::x86::dense_f16::applies(w) {
+            // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
+            return unsafe { crate::x86::dense_f16::gemm(w, xs, rows, out) };
+        }
         scalar::dense::gemm(w, xs, rows, out)
     }
 }

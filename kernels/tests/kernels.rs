@@ -217,7 +217,8 @@ fn dense_gemv_gemm_match_naive_for_every_format() {
                 let want: f64 = (0..cols).map(|k| deq[r * cols + k] as f64 * x[k] as f64).sum();
                 let mag: f64 = (0..cols).map(|k| (deq[r * cols + k] as f64 * x[k] as f64).abs()).sum();
                 assert!((y[i] as f64 - want).abs() <= 1e-5 * mag.max(1.0), "{ty:?}: {} vs {want}", y[i]);
-                assert_eq!(g[t * 4 + i].to_bits(), y[i].to_bits(), "{ty:?}");
+                // The dispatched GEMM may run a SIMD path (F16 on AVX2): same sum, other order.
+                assert!((g[t * 4 + i] as f64 - want).abs() <= 1e-5 * mag.max(1.0), "{ty:?} gemm");
             }
         }
         if ty == GgmlType::F32 {

@@ -195,3 +195,41 @@ fn forcing_paths_with_kernels_with_path() {
         assert_eq!(k.effective_path(), Path::Scalar);
     }
 }
+
+/// The F16 output-head GEMV / GEMM on every SIMD path agrees with the scalar path to
+/// f32 rounding (the sums are added in a different order), on ragged widths.
+#[test]
+fn dense_f16_matches_scalar() {
+    use tern_kernels::DenseMatrix;
+    let mut rng = StdRng::seed_from_u64(17);
+    let scalar = Kernels::with_path(Path::Scalar).unwrap();
+    for &(rows, cols, n) in &[(1, 1, 1), (3, 31, 2), (7, 33, 5), (16, 256, 4), (5, 1000, 9), (9, 2560, 3)] {
+        let values: Vec<f32> = (0..rows * cols).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let bytes: Vec<u8> =
+            values.iter().flat_map(|&v| half::f16::from_f32(v).to_bits().to_le_bytes()).collect();
+        let w = DenseMatrix::new(tern_kernels::formats::GgmlType::F16, rows, cols, bytes).unwrap();
+        let xs: Vec<f32> = (0..n * cols).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+        let mut want_v = vec![0f32; rows];
+        scalar.dense_gemv(&w, &xs[..cols], 0..rows, &mut want_v).unwrap();
+        let mut want_m = vec![0f32; n * rows];
+        scalar.dense_gemm(&w, &xs, 0..rows, &mut want_m).unwrap();
+        for k in simd_paths() {
+            let mut got_v = vec![0f32; rows];
+            k.dense_gemv(&w, &xs[..cols], 0..rows, &mut got_v).unwrap();
+            let mut got_m = vec![0f32; n * rows];
+            k.dense_gemm(&w, &xs, 0..rows, &mut got_m).unwrap();
+            let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * (1.0 + cols as f32).sqrt() * (1.0 + b.abs());
+            for (g, w) in got_v.iter().zip(&want_v).chain(got_m.iter().zip(&want_m)) {
+                assert!(close(*g, *w), "{:?} {rows}x{cols} n={n}: {g} vs {w}", k.path());
+            }
+            // Row sub-ranges address the right rows.
+            if rows > 2 {
+                let mut part = vec![0f32; rows - 2];
+                k.dense_gemv(&w, &xs[..cols], 1..rows - 1, &mut part).unwrap();
+                for (g, w) in part.iter().zip(&want_v[1..rows - 1]) {
+                    assert!(close(*g, *w));
+                }
+            }
+        }
+    }
+}

@@ -15,7 +15,7 @@ use crate::error::{check_len, KernelError};
 /// Tokens handled per pass in [`gemm`].
 pub const GEMM_TILE: usize = 64;
 
-fn check_rows(w: &DenseMatrix, rows: &Range<usize>) -> Result<(), KernelError> {
+pub(crate) fn check_rows(w: &DenseMatrix, rows: &Range<usize>) -> Result<(), KernelError> {
     if rows.start <= rows.end && rows.end <= w.rows() {
         Ok(())
     } else {

@@ -20,6 +20,7 @@
 //!   scalar path: bit-identical.
 
 pub(crate) mod avx2;
+pub(crate) mod dense_f16;
 pub(crate) mod vnni;
 
 use std::arch::x86_64::*;
