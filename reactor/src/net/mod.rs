@@ -31,6 +31,7 @@
 
 mod backoff;
 mod evented;
+mod stream_io;
 pub mod tcp;
 mod udp;
 #[cfg(unix)]
