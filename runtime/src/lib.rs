@@ -20,6 +20,7 @@
 
 mod blocking;
 mod builder;
+pub mod compute;
 mod context;
 pub mod coop;
 mod driver;
