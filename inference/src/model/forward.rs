@@ -14,33 +14,58 @@
 //! x    = x + Wdown · RMSNorm(f, ffn_sub_norm)
 //! ```
 //!
-//! then `logits = head · RMSNorm(x, output_norm)` for the last token (`head` =
-//! `output.weight`, or `token_embd.weight` when tied) with f32 activations. Every
-//! ternary product quantizes its input per token (absmax int8, [`tern_kernels::quant`]);
-//! `n` prompt tokens go through the GEMM kernels, a single token through GEMV. All
-//! sub-layer norms use `rms_eps`. Single-threaded for now: every kernel call covers the
-//! full row range, which a compute pool can later split.
+//! then `logits = head · RMSNorm(x, output_norm)` for the last token of each sequence
+//! (`head` = `output.weight`, or `token_embd.weight` when tied) with f32 activations.
+//! Every ternary product quantizes its input per token (absmax int8,
+//! [`tern_kernels::quant`]); a step of `n` tokens goes through the GEMM kernels, a
+//! single token through GEMV. All sub-layer norms use `rms_eps`.
+//!
+//! [`Model::forward_batch`] runs several sequences in one step (continuous
+//! batching): their tokens are stacked into one activation batch, so every weight
+//! matrix is read once per step whatever the number of sequences, while attention
+//! reads each token's own sequence's cache. With a [`ComputePool`]
+//! ([`Model::with_pool`]) every product is split by rows and attention by
+//! (token, head) across the pool's threads.
 
+use std::cell::RefCell;
 use std::path::Path;
 
 use tern_kernels::{ops, Kernels, QuantizedBatch};
+use tern_runtime::compute::ComputePool;
 
 use crate::gguf::GgufFile;
 
 use super::config::{Activation, ModelConfig};
 use super::error::ModelError;
 use super::kv_cache::KvCache;
+use super::parallel;
 use super::weights::{Linear, ModelWeights};
 
-/// A loaded model: config, weights, and the kernel path it runs on.
+/// A loaded model: config, weights, the kernel path it runs on, and the compute
+/// pool its products are split across (none: the calling thread alone).
 #[derive(Debug, Clone)]
 pub struct Model {
     config: ModelConfig,
     weights: ModelWeights,
     kernels: Kernels,
+    pool: Option<ComputePool>,
 }
 
-/// Per-call activation buffers (`n` tokens, token-major).
+/// One sequence's share of a [`Model::forward_batch`] step.
+#[derive(Debug)]
+pub struct SeqStep<'a> {
+    /// The sequence's new tokens (a prefill chunk, or one token to decode).
+    pub tokens: &'a [u32],
+    /// The position of `tokens[0]`; at most `cache.len()` (below it rewinds).
+    pub pos: usize,
+    /// The sequence's own KV cache.
+    pub cache: &'a mut KvCache,
+    /// Where to write the logits of the last token (`vocab_size` values), or `None`
+    /// for a prefill chunk whose logits nobody needs (the head is skipped).
+    pub logits: Option<&'a mut [f32]>,
+}
+
+/// Per-step activation buffers (`n` tokens of all sequences, token-major).
 struct Scratch {
     x: Vec<f32>,
     h: Vec<f32>,
@@ -50,14 +75,21 @@ struct Scratch {
     att: Vec<f32>,
     gate: Vec<f32>,
     up: Vec<f32>,
-    scores: Vec<f32>,
     acts_dim: QuantizedBatch,
     acts_ffn: QuantizedBatch,
+    /// For each token: (sequence index, position).
+    at: Vec<(usize, usize)>,
+}
+
+thread_local! {
+    /// Attention scores of one (token, head), reused across calls on this thread.
+    static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Model {
     /// Reads the config and weights of `file` and picks the process-wide kernel path
-    /// ([`tern_kernels::dispatch::global`]).
+    /// ([`tern_kernels::dispatch::global`]). Runs on the calling thread until
+    /// [`Model::with_pool`].
     ///
     /// Errors: those of [`ModelConfig::from_gguf`], [`ModelWeights::from_gguf`], and an
     /// invalid `TERN_KERNEL_PATH`.
@@ -65,7 +97,7 @@ impl Model {
         let config = ModelConfig::from_gguf(file)?;
         let weights = ModelWeights::from_gguf(file, &config)?;
         let kernels = tern_kernels::dispatch::global().map_err(ModelError::kernel("kernel path"))?;
-        Ok(Model { config, weights, kernels })
+        Ok(Model { config, weights, kernels, pool: None })
     }
 
     /// [`Model::from_gguf`] on the file at `path`.
@@ -77,6 +109,18 @@ impl Model {
     pub fn with_kernels(mut self, kernels: Kernels) -> Model {
         self.kernels = kernels;
         self
+    }
+
+    /// The same model splitting its work across `pool` (results are identical to
+    /// the unsplit run: every output value is computed by one thread).
+    pub fn with_pool(mut self, pool: ComputePool) -> Model {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// The compute pool, if any.
+    pub fn pool(&self) -> Option<&ComputePool> {
+        self.pool.as_ref()
     }
 
     /// The hyper-parameters.
@@ -112,17 +156,65 @@ impl Model {
         cache: &mut KvCache,
         logits: &mut [f32],
     ) -> Result<(), ModelError> {
+        self.forward_batch(&mut [SeqStep { tokens, pos, cache, logits: Some(logits) }])
+    }
+
+    /// One step over several sequences: each [`SeqStep`] appends its tokens to its
+    /// own cache, and those with a `logits` buffer get their last token's logits.
+    /// Every weight matrix is read once for the whole step (`Σ tokens` rows of
+    /// activations through GEMM). Results equal running each sequence alone.
+    ///
+    /// Errors: as [`Model::forward`] for any sequence (checked for all before any
+    /// cache changes), or an empty `seqs`.
+    pub fn forward_batch(&self, seqs: &mut [SeqStep<'_>]) -> Result<(), ModelError> {
         let c = &self.config;
-        let n = tokens.len();
+        if seqs.is_empty() {
+            return Err(ModelError::BadInput("forward needs at least one sequence".into()));
+        }
+        let mut at = Vec::new();
+        for (i, seq) in seqs.iter().enumerate() {
+            let end = self.check_step(seq)?;
+            at.extend((seq.pos..end).map(|p| (i, p)));
+        }
+        let n = at.len();
+
+        let mut s = self.scratch(n, at);
+        let mut t = 0;
+        for seq in seqs.iter_mut() {
+            for &token in seq.tokens {
+                self.weights
+                    .token_embd
+                    .dequantize_row(token as usize, &mut s.x[t * c.dim..(t + 1) * c.dim])
+                    .map_err(ModelError::kernel("token_embd lookup"))?;
+                t += 1;
+            }
+            seq.cache.set_len(seq.pos);
+        }
+        for layer in 0..c.n_layers {
+            self.attention(layer, &mut s, seqs)?;
+            self.ffn(layer, &mut s)?;
+        }
+        for seq in seqs.iter_mut() {
+            seq.cache.set_len(seq.pos + seq.tokens.len());
+        }
+        self.head(&mut s, seqs)
+    }
+
+    /// Validates one step; returns the end position.
+    fn check_step(&self, seq: &SeqStep<'_>) -> Result<usize, ModelError> {
+        let c = &self.config;
+        let (n, pos, cache) = (seq.tokens.len(), seq.pos, &*seq.cache);
         if n == 0 {
             return Err(ModelError::BadInput("forward needs at least one token".into()));
         }
-        if logits.len() != c.vocab_size {
-            return Err(ModelError::BadInput(format!(
-                "logits buffer holds {} values, the vocabulary has {}",
-                logits.len(),
-                c.vocab_size
-            )));
+        if let Some(logits) = &seq.logits {
+            if logits.len() != c.vocab_size {
+                return Err(ModelError::BadInput(format!(
+                    "logits buffer holds {} values, the vocabulary has {}",
+                    logits.len(),
+                    c.vocab_size
+                )));
+            }
         }
         if !cache.fits(c) {
             return Err(ModelError::BadInput("KV cache was built for another model shape".into()));
@@ -137,31 +229,10 @@ impl Model {
             context_length: cache.capacity(),
             needed: pos.saturating_add(n),
         })?;
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
+        if let Some(&token) = seq.tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
             return Err(ModelError::BadToken { token, vocab_size: c.vocab_size });
         }
-
-        let mut s = self.scratch(n, end);
-        for (t, &token) in tokens.iter().enumerate() {
-            self.weights
-                .token_embd
-                .dequantize_row(token as usize, &mut s.x[t * c.dim..(t + 1) * c.dim])
-                .map_err(ModelError::kernel("token_embd lookup"))?;
-        }
-        cache.set_len(pos);
-        for layer in 0..c.n_layers {
-            self.attention(layer, pos, &mut s, cache)?;
-            self.ffn(layer, &mut s)?;
-        }
-        cache.set_len(end);
-
-        let last = &s.x[(n - 1) * c.dim..n * c.dim];
-        let h = &mut s.h[..c.dim];
-        ops::rms_norm(last, &self.weights.output_norm, c.rms_eps, h)
-            .map_err(ModelError::kernel("output_norm"))?;
-        self.kernels
-            .dense_gemv(self.weights.head(), h, 0..c.vocab_size, logits)
-            .map_err(ModelError::kernel("output head"))
+        Ok(end)
     }
 
     /// Greedy decoding: runs `prompt`, then picks the most likely token `n` times
@@ -192,7 +263,7 @@ impl Model {
         }
     }
 
-    fn scratch(&self, n: usize, ctx: usize) -> Scratch {
+    fn scratch(&self, n: usize, at: Vec<(usize, usize)>) -> Scratch {
         let c = &self.config;
         Scratch {
             x: vec![0.0; n * c.dim],
@@ -203,13 +274,13 @@ impl Model {
             att: vec![0.0; n * c.dim],
             gate: vec![0.0; n * c.ffn_dim],
             up: vec![0.0; n * c.ffn_dim],
-            scores: vec![0.0; ctx],
             acts_dim: QuantizedBatch::new(n, c.dim),
             acts_ffn: QuantizedBatch::new(n, c.ffn_dim),
+            at,
         }
     }
 
-    /// `out = lin · acts` for every token of `acts` (token-major), GEMV for one token.
+    /// `out = lin · acts` for every token of `acts` (token-major), split by rows.
     fn project(
         &self,
         lin: &Linear,
@@ -217,13 +288,8 @@ impl Model {
         out: &mut [f32],
         what: &str,
     ) -> Result<(), ModelError> {
-        let rows = 0..lin.weight.rows();
-        let res = if acts.n_tokens() == 1 {
-            self.kernels.gemv(&lin.weight, acts.token(0), rows, out)
-        } else {
-            self.kernels.gemm(&lin.weight, acts, rows, out)
-        };
-        res.map_err(ModelError::kernel(what))?;
+        parallel::ternary(&self.kernels, self.pool.as_ref(), &lin.weight, acts, out)
+            .map_err(ModelError::kernel(what))?;
         if let Some(scale) = lin.scale {
             out.iter_mut().for_each(|v| *v *= scale);
         }
@@ -239,54 +305,62 @@ impl Model {
         Ok(())
     }
 
-    fn attention(
-        &self,
-        layer: usize,
-        pos: usize,
-        s: &mut Scratch,
-        cache: &mut KvCache,
-    ) -> Result<(), ModelError> {
+    fn attention(&self, layer: usize, s: &mut Scratch, seqs: &mut [SeqStep<'_>]) -> Result<(), ModelError> {
         let c = &self.config;
         let w = &self.weights.layers[layer];
         let ctx = |what: &str| format!("layer {layer} {what}");
         let (dim, kv_dim, hd) = (c.dim, c.kv_dim(), c.head_dim);
-        let n = s.x.len() / dim;
 
         Self::norm_rows(&s.x, &w.attn_norm, c.rms_eps, &mut s.h, &ctx("attn_norm"))?;
         s.acts_dim.quantize(&s.h).map_err(ModelError::kernel(ctx("attn activations")))?;
         self.project(&w.wq, &s.acts_dim, &mut s.q, &ctx("attn_q"))?;
         self.project(&w.wk, &s.acts_dim, &mut s.k, &ctx("attn_k"))?;
         self.project(&w.wv, &s.acts_dim, &mut s.v, &ctx("attn_v"))?;
-        for t in 0..n {
-            let p = pos + t;
+        for (t, &(i, p)) in s.at.iter().enumerate() {
             ops::rope_neox(&mut s.q[t * dim..(t + 1) * dim], hd, p, c.rope_base)
                 .map_err(ModelError::kernel(ctx("rope q")))?;
             ops::rope_neox(&mut s.k[t * kv_dim..(t + 1) * kv_dim], hd, p, c.rope_base)
                 .map_err(ModelError::kernel(ctx("rope k")))?;
-            cache.store(layer, p, &s.k[t * kv_dim..(t + 1) * kv_dim], &s.v[t * kv_dim..(t + 1) * kv_dim]);
+            seqs[i].cache.store(
+                layer,
+                p,
+                &s.k[t * kv_dim..(t + 1) * kv_dim],
+                &s.v[t * kv_dim..(t + 1) * kv_dim],
+            );
         }
 
-        let (keys, values) = cache.layer(layer, pos + n);
+        // One part per (token, head): causal attention over the token's own sequence.
+        let caches: Vec<&KvCache> = seqs.iter().map(|seq| &*seq.cache).collect();
+        let (q, at) = (&s.q, &s.at);
         let group = c.n_heads / c.n_kv_heads;
         let scale = 1.0 / (hd as f32).sqrt();
-        for t in 0..n {
-            let seen = pos + t + 1; // causal: positions 0..=pos+t
-            for head in 0..c.n_heads {
-                let kvo = (head / group) * hd;
-                let q = &s.q[t * dim + head * hd..t * dim + (head + 1) * hd];
-                let scores = &mut s.scores[..seen];
+        let one_head = |part: usize, out: &mut [f32]| {
+            let (t, head) = (part / c.n_heads, part % c.n_heads);
+            let (i, p) = at[t];
+            let seen = p + 1; // causal: positions 0..=p
+            let (keys, values) = caches[i].layer(layer, seen);
+            let kvo = (head / group) * hd;
+            let q = &q[t * dim + head * hd..t * dim + (head + 1) * hd];
+            SCORES.with_borrow_mut(|scores| {
+                scores.resize(seen, 0.0);
                 for (j, sc) in scores.iter_mut().enumerate() {
                     let k = &keys[j * kv_dim + kvo..j * kv_dim + kvo + hd];
                     *sc = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
                 }
                 ops::softmax(scores);
-                let out = &mut s.att[t * dim + head * hd..t * dim + (head + 1) * hd];
                 out.fill(0.0);
                 for (j, &p) in scores.iter().enumerate() {
                     let v = &values[j * kv_dim + kvo..j * kv_dim + kvo + hd];
                     out.iter_mut().zip(v).for_each(|(o, &v)| *o += p * v);
                 }
+            });
+        };
+        let work = at.iter().map(|&(_, p)| p + 1).sum::<usize>() * c.n_heads * hd;
+        match &self.pool {
+            Some(pool) if work >= parallel::MIN_SPLIT_WEIGHTS => {
+                pool.par_chunks_mut(&mut s.att, hd, one_head)
             }
+            _ => s.att.chunks_mut(hd).enumerate().for_each(|(part, out)| one_head(part, out)),
         }
 
         Self::norm_rows(&s.att, &w.attn_sub_norm, c.rms_eps, &mut s.h, &ctx("attn_sub_norm"))?;
@@ -319,6 +393,36 @@ impl Model {
         s.acts_ffn.quantize(&s.up).map_err(ModelError::kernel(ctx("ffn_down activations")))?;
         self.project(&w.w_down, &s.acts_ffn, &mut s.h, &ctx("ffn_down"))?;
         s.x.iter_mut().zip(&s.h).for_each(|(x, d)| *x += d);
+        Ok(())
+    }
+    /// The output head for the last token of each sequence that wants logits.
+    fn head(&self, s: &mut Scratch, seqs: &mut [SeqStep<'_>]) -> Result<(), ModelError> {
+        let c = &self.config;
+        let mut last = 0;
+        let mut rows = Vec::new(); // normed hidden states, one per wanted sequence
+        for seq in seqs.iter() {
+            last += seq.tokens.len();
+            if seq.logits.is_some() {
+                let x = &s.x[(last - 1) * c.dim..last * c.dim];
+                let start = rows.len();
+                rows.resize(start + c.dim, 0.0);
+                ops::rms_norm(x, &self.weights.output_norm, c.rms_eps, &mut rows[start..])
+                    .map_err(ModelError::kernel("output_norm"))?;
+            }
+        }
+        let m = rows.len() / c.dim;
+        if m == 0 {
+            return Ok(());
+        }
+        let mut out = vec![0f32; m * c.vocab_size];
+        parallel::dense(&self.kernels, self.pool.as_ref(), self.weights.head(), &rows, &mut out)
+            .map_err(ModelError::kernel("output head"))?;
+        let mut chunks = out.chunks_exact(c.vocab_size);
+        for seq in seqs.iter_mut() {
+            if let Some(dst) = seq.logits.as_deref_mut() {
+                dst.copy_from_slice(chunks.next().expect("one row per wanted sequence"));
+            }
+        }
         Ok(())
     }
 }

@@ -6,7 +6,8 @@
 //! | `config.rs` | [`ModelConfig`] from GGUF metadata (`bitnet-b1.58`, `bitnet-25`, `bitnet-1.58`, `bitnet`) |
 //! | `weights.rs` | [`ModelWeights`]: every tensor by llama.cpp's name, shape-checked |
 //! | `kv_cache.rs` | [`KvCache`]: per-sequence f32 keys / values, fixed context |
-//! | `forward.rs` | [`Model`]: the forward pass (prefill through GEMM, decode through GEMV), greedy [`Model::generate`] |
+//! | `forward.rs` | [`Model`]: the forward pass (prefill through GEMM, decode through GEMV), batched steps over several sequences ([`Model::forward_batch`]), greedy [`Model::generate`] |
+//! | `parallel.rs` | products split by rows across a [`ComputePool`](tern_runtime::compute::ComputePool) |
 //! | `synth.rs` | [`synth`]: random ternary weights in a real `I2_S` GGUF at any [`SynthShape`] |
 //!
 //! ```
@@ -24,12 +25,13 @@ mod config;
 mod error;
 mod forward;
 mod kv_cache;
+mod parallel;
 mod synth;
 mod weights;
 
 pub use config::{Activation, Arch, ModelConfig};
 pub use error::ModelError;
-pub use forward::{argmax, Model};
+pub use forward::{argmax, Model, SeqStep};
 pub use kv_cache::KvCache;
 pub use synth::{synth, synth_bytes, SynthShape};
 pub use weights::{LayerWeights, Linear, ModelWeights};
