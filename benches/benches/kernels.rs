@@ -21,6 +21,11 @@
 //!   `Throughput::Elements` = multiply-adds (`rows × cols × n`), so criterion's
 //!   "elem/s" reads as MAC/s.
 //!
+//! - `head_gemv/32000x2560/{f16,q8_0,q4_0}/{path}`: the dense output-head GEMV (f32
+//!   activations) per head encoding, 1 thread, at a 32000-token vocabulary (the 2B4T
+//!   head is 128256 × 2560; this keeps the bench short). The matrix (164, 87, 46 MB)
+//!   does not fit in cache, so each call streams it. `Throughput::Bytes` = matrix bytes.
+//!
 //! Paths: every path this CPU runs with its own code (`scalar`, `avx2`, and
 //! `avx512vnni` where the CPU has it). `benches/src/bin/kernels_table.rs` prints the same
 //! measurements as one table.
@@ -31,7 +36,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tern_kernels::{Kernels, Path, QuantizedActs, QuantizedBatch, TernaryMatrix};
+use tern_kernels::formats::{float, q4_0, q8_0};
+use tern_kernels::{DenseMatrix, GgmlType, Kernels, Path, QuantizedActs, QuantizedBatch, TernaryMatrix};
 
 const READ_BYTES: usize = 256 << 20;
 const RING_BYTES: usize = 96 << 20;
@@ -203,9 +209,42 @@ fn gemm(c: &mut Criterion) {
     }
 }
 
+/// The output-head shape of [`head_gemv`]: a 32000-token vocabulary at 2B4T's width.
+const HEAD_SHAPE: (usize, usize) = (32000, 2560);
+
+fn head_gemv(c: &mut Criterion) {
+    let (rows, cols) = HEAD_SHAPE;
+    let mut rng = Rng(0x6a09_e667_f3bc_c908);
+    let x: Vec<f32> = (0..cols).map(|_| rng.f32()).collect();
+    let mut out = vec![0f32; rows];
+    let mut g = c.benchmark_group(format!("head_gemv/{rows}x{cols}"));
+    for ty in [GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0] {
+        // Encoded row by row (no full f32 copy of the matrix).
+        let mut row = vec![0f32; cols];
+        let mut bytes = Vec::new();
+        for _ in 0..rows {
+            row.iter_mut().for_each(|v| *v = rng.f32());
+            bytes.extend(match ty {
+                GgmlType::F16 => float::f32_to_f16_bytes(&row),
+                GgmlType::Q8_0 => q8_0::quantize(&row).unwrap(),
+                _ => q4_0::quantize(&row).unwrap(),
+            });
+        }
+        let m = DenseMatrix::new(ty, rows, cols, bytes).unwrap();
+        g.throughput(Throughput::Bytes(ty.tensor_bytes(rows * cols).unwrap() as u64));
+        let name = format!("{ty:?}").to_ascii_lowercase();
+        for k in paths() {
+            g.bench_function(format!("{name}/{}", k.path().name()), |b| {
+                b.iter(|| k.dense_gemv(&m, black_box(&x), 0..rows, black_box(&mut out)).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = kernels;
     config = config();
-    targets = mem_read, gemv, gemm
+    targets = mem_read, gemv, gemm, head_gemv
 }
 criterion_main!(kernels);

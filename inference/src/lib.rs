@@ -10,5 +10,10 @@
 
 #![warn(missing_docs)]
 
+pub mod engine;
 pub mod gguf;
 pub mod model;
+pub mod processor;
+pub mod sampler;
+pub mod server;
+pub mod tokenizer;

@@ -309,15 +309,16 @@ fn custom_alignment_hand_built_and_bad_alignment() {
 #[test]
 fn unknown_tensor_types_are_kept_as_raw_ids() {
     let mut w = GgufWriter::new();
-    w.add_tensor("q4", &[32], TensorType::Unknown(2), vec![7u8; 18]).unwrap();
+    // Id 3 is ggml's Q4_1 (20 bytes per 32 values), which tern does not read.
+    w.add_tensor("q4", &[32], TensorType::Unknown(3), vec![7u8; 20]).unwrap();
     w.add_tensor("f", &[2], GgmlType::F32, f32_bytes(2)).unwrap();
     let f = GgufFile::from_bytes(w.to_bytes().unwrap()).unwrap();
     let q = f.tensor("q4").unwrap();
-    assert_eq!(q.ggml_type(), TensorType::Unknown(2));
-    assert_eq!(q.ggml_type().id(), 2);
+    assert_eq!(q.ggml_type(), TensorType::Unknown(3));
+    assert_eq!(q.ggml_type().id(), 3);
     assert_eq!(q.info().byte_len(), None);
     let e = q.data().unwrap_err();
-    assert!(matches!(&e, GgufError::UnknownTensorType { name, type_id: 2 } if name == "q4"));
+    assert!(matches!(&e, GgufError::UnknownTensorType { name, type_id: 3 } if name == "q4"));
     assert_eq!(f.tensor("f").unwrap().data().unwrap(), f32_bytes(2));
     assert_eq!(TensorType::from_id(36), TensorType::Known(GgmlType::I2S));
 }

@@ -1,8 +1,8 @@
 //! Dense (non-ternary) weight matrices for embeddings and the output head: `F32`, `F16`,
-//! `BF16`, `Q8_0`, `Q6_K`, kept in their file encoding and dequantized on the fly.
+//! `BF16`, `Q8_0`, `Q4_0`, `Q6_K`, kept in their file encoding and dequantized on the fly.
 
 use crate::error::{check_len, check_multiple, mul, KernelError};
-use crate::formats::{float, q6_k, q8_0, GgmlType};
+use crate::formats::{float, q4_0, q6_k, q8_0, GgmlType};
 
 /// Values dequantized per step by the dense kernels (a multiple of every block size).
 pub const CHUNK: usize = 256;
@@ -22,7 +22,7 @@ impl DenseMatrix {
     /// Wraps a tensor's raw bytes.
     ///
     /// Errors: a ternary or unknown type ([`KernelError::UnsupportedFormat`]), `cols`
-    /// not a multiple of the block size (32 for `Q8_0`, 256 for `Q6_K`), wrong byte count.
+    /// not a multiple of the block size (32 for `Q8_0` and `Q4_0`, 256 for `Q6_K`), wrong byte count.
     pub fn new(ty: GgmlType, rows: usize, cols: usize, data: Vec<u8>) -> Result<Self, KernelError> {
         if ty.is_ternary() {
             return Err(KernelError::UnsupportedFormat { ggml_type: ty.id(), purpose: "dense matrix" });
@@ -88,6 +88,10 @@ impl DenseMatrix {
             GgmlType::Q8_0 => {
                 let b0 = v0 / q8_0::BLOCK_VALUES * q8_0::BLOCK_BYTES;
                 q8_0::dequantize(&row[b0..b0 + n / q8_0::BLOCK_VALUES * q8_0::BLOCK_BYTES], out)
+            }
+            GgmlType::Q4_0 => {
+                let b0 = v0 / q4_0::BLOCK_VALUES * q4_0::BLOCK_BYTES;
+                q4_0::dequantize(&row[b0..b0 + n / q4_0::BLOCK_VALUES * q4_0::BLOCK_BYTES], out)
             }
             GgmlType::Q6K => {
                 let b0 = v0 / q6_k::BLOCK_VALUES * q6_k::BLOCK_BYTES;

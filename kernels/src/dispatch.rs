@@ -27,8 +27,9 @@
 //! [`crate::scalar::ternary::gemm`] (per-tensor and per-block scales: the SIMD paths
 //! compute the exact integer dots and then perform the scalar path's float operations
 //! in the same order). The dense (output head) kernels use AVX2 + F16C + FMA for F16
-//! matrices on the x86 SIMD paths (`x86/dense_f16.rs`; equal to the scalar path to f32
-//! rounding, not bit for bit) and the scalar code for every other format and path.
+//! matrices (`x86/dense_f16.rs`) and for `Q8_0` / `Q4_0` matrices (`x86/dense_q.rs`, f32
+//! activations) on the x86 SIMD paths, equal to the scalar path to f32 rounding, not bit
+//! for bit; every other format and path runs the scalar code.
 //!
 //! NEON: the `aarch64-unknown-linux-gnu` target is not installed on the development
 //! machine (and cannot be downloaded there), so no NEON code could even be
@@ -292,9 +293,16 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         #[cfg(target_arch = "x86_64")]
-        if self.path != Path::Scalar && crate::x86::dense_f16::applies(w) {
-            // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
-            return unsafe { crate::x86::dense_f16::gemv(w, x, rows, out) };
+        if self.path != Path::Scalar {
+            if crate::x86::dense_f16::applies(w) {
+                // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
+                return unsafe { crate::x86::dense_f16::gemv(w, x, rows, out) };
+            }
+            if crate::x86::dense_q::applies(w) {
+                // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the CPU has AVX2,
+                // FMA, F16C.
+                return unsafe { crate::x86::dense_q::gemv(w, x, rows, out) };
+            }
         }
         scalar::dense::gemv(w, x, rows, out)
     }
@@ -308,9 +316,16 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         #[cfg(target_arch = "x86_64")]
-        if self.path != Path::Scalar && crate::x86::dense_f16::applies(w) {
-            // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
-            return unsafe { crate::x86::dense_f16::gemm(w, xs, rows, out) };
+        if self.path != Path::Scalar {
+            if crate::x86::dense_f16::applies(w) {
+                // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
+                return unsafe { crate::x86::dense_f16::gemm(w, xs, rows, out) };
+            }
+            if crate::x86::dense_q::applies(w) {
+                // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the CPU has AVX2,
+                // FMA, F16C.
+                return unsafe { crate::x86::dense_q::gemm(w, xs, rows, out) };
+            }
         }
         scalar::dense::gemm(w, xs, rows, out)
     }

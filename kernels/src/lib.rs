@@ -4,7 +4,7 @@
 //!
 //! | module | one job |
 //! | --- | --- |
-//! | [`formats`] | byte-exact `I2_S`, `TQ2_0`, `TQ1_0`, `F32` / `F16` / `BF16`, `Q8_0`, `Q6_K` |
+//! | [`formats`] | byte-exact `I2_S`, `TQ2_0`, `TQ1_0`, `F32` / `F16` / `BF16`, `Q8_0`, `Q4_0`, `Q6_K` |
 //! | [`ternary`] | [`TernaryMatrix`]: the internal, SIMD-ready weight layout, and load-time repack |
 //! | [`quant`] | per-token absmax int8 activation quantization |
 //! | [`scalar`] | the portable reference kernels (ternary and dense GEMV / GEMM) |

@@ -269,6 +269,7 @@ fn ggml_type_ids_and_sizes() {
     for (id, ty) in [
         (0, GgmlType::F32),
         (1, GgmlType::F16),
+        (2, GgmlType::Q4_0),
         (8, GgmlType::Q8_0),
         (14, GgmlType::Q6K),
         (30, GgmlType::BF16),
@@ -279,7 +280,8 @@ fn ggml_type_ids_and_sizes() {
         assert_eq!(GgmlType::from_id(id).unwrap(), ty);
         assert_eq!(ty.id(), id);
     }
-    assert!(GgmlType::from_id(2).is_err());
+    assert!(GgmlType::from_id(3).is_err()); // Q4_1
+    assert_eq!(GgmlType::Q4_0.tensor_bytes(64).unwrap(), 36);
     assert_eq!(GgmlType::I2S.tensor_bytes(2560 * 2560).unwrap(), 2560 * 2560 / 4 + 32);
     assert_eq!(GgmlType::TQ2_0.tensor_bytes(512).unwrap(), 132);
     assert_eq!(GgmlType::TQ1_0.tensor_bytes(512).unwrap(), 108);

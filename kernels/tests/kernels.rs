@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tern_kernels::dispatch::{self, resolve, Kernels, Path};
-use tern_kernels::formats::{float, q8_0};
+use tern_kernels::formats::{float, q4_0, q8_0};
 use tern_kernels::scalar::{dense, ternary};
 use tern_kernels::{
     ActsView, DenseMatrix, GgmlType, KernelError, QuantizedActs, QuantizedBatch, Scales, TernaryMatrix,
@@ -175,6 +175,7 @@ fn dense_case(ty: GgmlType, rows: usize, cols: usize, rng: &mut StdRng) -> (Dens
         GgmlType::F16 => float::f32_to_f16_bytes(&vals),
         GgmlType::BF16 => float::f32_to_bf16_bytes(&vals),
         GgmlType::Q8_0 => q8_0::quantize(&vals).unwrap(),
+        GgmlType::Q4_0 => q4_0::quantize(&vals).unwrap(),
         GgmlType::Q6K => {
             // Random but valid Q6_K blocks: any bytes decode; keep d small and finite.
             let mut b: Vec<u8> = (0..rows * cols / 256 * 210).map(|_| rng.random()).collect();
@@ -201,6 +202,7 @@ fn dense_gemv_gemm_match_naive_for_every_format() {
         (GgmlType::F16, 77),
         (GgmlType::BF16, 513),
         (GgmlType::Q8_0, 288),
+        (GgmlType::Q4_0, 320),
         (GgmlType::Q6K, 512),
     ] {
         let rows = 5;

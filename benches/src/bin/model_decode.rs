@@ -7,14 +7,15 @@
 //! Without a model path it writes `$TMPDIR/tern-synth-<shape>.gguf` first (2b4t: 1.18 GB,
 //! about 2.3 GB of RAM while writing). Single sequence, on the calling thread alone and
 //! then split across a compute pool of 2 threads (and of every core, where more than 2),
-//! 64-token prefill then 16 greedy decode steps, best of 3. Prints the
+//! 64-token prefill then 16 greedy decode steps, best of 3, for the file's head and
+//! for the head re-encoded to Q8_0 and Q4_0 (`--lm-head`). Prints the
 //! bytes read per decoded token and the bandwidth that implies, beside bitnet.cpp's figures
 //! for this shape as the issue quotes them (10.8 tokens/s decode, 29.5 tokens/s prefill of
 //! 64 tokens, 2 threads: a claim, not measured here; no bitnet.cpp build is available).
 
 use std::time::Instant;
 
-use tern_inference::model::{argmax, synth, KvCache, Model, SynthShape};
+use tern_inference::model::{argmax, synth, HeadFormat, KvCache, Model, SynthShape};
 use tern_runtime::compute::ComputePool;
 
 fn main() {
@@ -45,20 +46,32 @@ fn main() {
     if cores > 2 {
         threads.push(cores);
     }
-    println!("| threads | prefill 64 tokens, tokens/s | / bitnet.cpp 29.5 | decode, tokens/s | / bitnet.cpp 10.8 | decode GB/s of file |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    let pools: Vec<Option<ComputePool>> =
+        threads.iter().map(|&n| (n > 1).then(|| ComputePool::new(n))).collect();
+    let head_bytes =
+        |m: &Model| m.weights().head().rows() as f64 * m.weights().head().row_bytes(0).len() as f64;
+    let body_bytes = file_bytes as f64 - head_bytes(&model);
+    println!("| head | threads | prefill 64 tokens, tokens/s | / bitnet.cpp 29.5 | decode, tokens/s | / bitnet.cpp 10.8 | bytes / token | decode GB/s |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut model = model;
-    for n in threads {
-        if n > 1 {
-            model = model.with_pool(ComputePool::new(n));
+    for head in [HeadFormat::Keep, HeadFormat::Q8_0, HeadFormat::Q4_0] {
+        model.requantize_head(head).expect("requantize head");
+        let per_token = body_bytes + head_bytes(&model);
+        for (n, pool) in threads.iter().zip(&pools) {
+            model = match pool {
+                Some(p) => model.with_pool(p.clone()),
+                None => model.without_pool(),
+            };
+            let (p, d) = measure(&model);
+            println!(
+                "| {:?} | {n} | {p:.2} | {:.2} | {d:.2} | {:.2} | {:.2} GB | {:.1} |",
+                model.weights().head().ggml_type(),
+                p / 29.5,
+                d / 10.8,
+                per_token / 1e9,
+                per_token * d / 1e9
+            );
         }
-        let (p, d) = measure(&model);
-        println!(
-            "| {n} | {p:.2} | {:.2} | {d:.2} | {:.2} | {:.1} |",
-            p / 29.5,
-            d / 10.8,
-            file_bytes as f64 * d / 1e9
-        );
     }
     println!("(bitnet.cpp figures: 2 threads, as the issue quotes them; not measured here)");
 }

@@ -118,6 +118,12 @@ impl Model {
         self
     }
 
+    /// The same model on the calling thread alone (no compute pool).
+    pub fn without_pool(mut self) -> Model {
+        self.pool = None;
+        self
+    }
+
     /// The compute pool, if any.
     pub fn pool(&self) -> Option<&ComputePool> {
         self.pool.as_ref()
@@ -131,6 +137,14 @@ impl Model {
     /// The weights.
     pub fn weights(&self) -> &ModelWeights {
         &self.weights
+    }
+
+    /// Re-encodes the output head (`--lm-head`), see
+    /// [`ModelWeights::requantize_head`].
+    ///
+    /// Errors: those of [`ModelWeights::requantize_head`].
+    pub fn requantize_head(&mut self, format: super::HeadFormat) -> Result<(), ModelError> {
+        self.weights.requantize_head(format)
     }
 
     /// A cache of the file's `context_length` positions for this model.

@@ -5,13 +5,17 @@
 //! in `I2_S` with a per-tensor scale `1 / sqrt(cols)` and values uniform over
 //! {-1, 0, 1}; `token_embd.weight` (and `output.weight` unless tied) in `F16`, uniform
 //! in [-1, 1]; norm weights `F32`, uniform in [0.5, 1.5]. Metadata: every key
-//! [`super::ModelConfig`] reads, plus `general.name`. No tokenizer. The same
+//! [`super::ModelConfig`] reads, plus `general.name`, plus a `gpt2` byte-level
+//! tokenizer of exactly `vocab_size` tokens
+//! ([`crate::tokenizer::synth::write_byte_level_vocab`]: BOS 0, EOS 1, EOT 2, byte tokens
+//! 4..260, merges learnt from English text; `vocab_size` must be at least 260). The same
 //! `(shape, seed)` always gives the same bytes.
 
 use tern_kernels::formats::{float, i2s};
 use tern_kernels::GgmlType;
 
 use crate::gguf::GgufWriter;
+use crate::tokenizer::synth::write_byte_level_vocab;
 
 use super::error::ModelError;
 
@@ -125,7 +129,8 @@ impl Rng {
 /// Builds the synthetic model (see the module docs) as a [`GgufWriter`]; call
 /// `to_bytes` or `write_file` on it.
 ///
-/// Errors: an inconsistent shape ([`ModelError::BadInput`]).
+/// Errors: an inconsistent shape or a vocabulary below 260 tokens
+/// ([`ModelError::BadInput`]).
 pub fn synth(shape: SynthShape, seed: u64) -> Result<GgufWriter, ModelError> {
     shape.check()?;
     let s = shape;
@@ -152,6 +157,7 @@ pub fn synth(shape: SynthShape, seed: u64) -> Result<GgufWriter, ModelError> {
     }
     w.add(&format!("{arch}.attention.layer_norm_rms_epsilon"), 1e-5f32).map_err(input)?;
     w.add(&format!("{arch}.rope.freq_base"), s.rope_base as f32).map_err(input)?;
+    write_byte_level_vocab(&mut w, s.vocab_size).map_err(|e| ModelError::BadInput(format!("synth: {e}")))?;
 
     let kv = s.dim / s.n_heads * s.n_kv_heads;
     let dense = |w: &mut GgufWriter, rng: &mut Rng, name: &str| -> Result<(), ModelError> {

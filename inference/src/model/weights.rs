@@ -17,7 +17,7 @@
 //! | `blk.N.{attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down}.scale` (optional, llama.cpp `bitnet`) | `[1]` | scalar |
 //!
 //! Ternary tensors (`I2_S`, `TQ1_0`, `TQ2_0`) become [`TernaryMatrix`]; dense ones
-//! (`F32`, `F16`, `BF16`, `Q8_0`, `Q6_K`) stay encoded in a [`DenseMatrix`]; vectors are
+//! (`F32`, `F16`, `BF16`, `Q8_0`, `Q4_0`, `Q6_K`) stay encoded in a [`DenseMatrix`]; vectors are
 //! dequantized to `f32`. Weights are copied out of the file, so the file may be dropped.
 
 use tern_kernels::{DenseMatrix, GgmlType, TernaryMatrix};
@@ -70,7 +70,9 @@ pub struct ModelWeights {
     pub token_embd: DenseMatrix,
     /// `output_norm.weight` (`dim`).
     pub output_norm: Vec<f32>,
-    /// `output.weight` (`vocab × dim`); `None`: tied to `token_embd`.
+    /// `output.weight` (`vocab × dim`); `None`: tied to `token_embd`. After
+    /// [`ModelWeights::requantize_head`] on a tied model, the re-encoded copy of
+    /// `token_embd` (which stays for the embedding lookups).
     pub output: Option<DenseMatrix>,
     /// The blocks, in order.
     pub layers: Vec<LayerWeights>,
@@ -151,7 +153,7 @@ fn bad_type(name: &str, ty: GgmlType, expected: &'static str) -> ModelError {
 fn dense(file: &GgufFile, name: &str, [cols, rows]: [u64; 2]) -> Result<DenseMatrix, ModelError> {
     let (t, ty) = lookup(file, name, &[cols, rows])?;
     if ty.is_ternary() {
-        return Err(bad_type(name, ty, "F32, F16, BF16, Q8_0 or Q6_K"));
+        return Err(bad_type(name, ty, "F32, F16, BF16, Q8_0, Q4_0 or Q6_K"));
     }
     DenseMatrix::new(ty, rows as usize, cols as usize, t.data()?.to_vec())
         .map_err(ModelError::kernel(format!("tensor \"{name}\"")))

@@ -6,18 +6,21 @@
 //! | [`tq2_0`] | `TQ2_0` (35) | 256 | 66 | ternary, 2 bits each, f16 scale per block |
 //! | [`tq1_0`] | `TQ1_0` (34) | 256 | 54 | ternary, base-3 (5 or 4 trits a byte), f16 scale per block |
 //! | [`float`] | `F32` (0), `F16` (1), `BF16` (30) | 1 | 4, 2, 2 | plain little-endian floats |
+//! | [`q4_0`] | `Q4_0` (2) | 32 | 18 | f16 scale + 32 × 4-bit (`q - 8`) |
 //! | [`q8_0`] | `Q8_0` (8) | 32 | 34 | f16 scale + 32 × i8 |
 //! | [`q6_k`] | `Q6_K` (14) | 256 | 210 | 6-bit, 16 i8 sub-scales + f16 super-scale |
 //!
 //! Ternary formats pack and unpack both ways; [`crate::ternary::TernaryMatrix`] repacks any
 //! of them into the kernels' internal layout at load time. The others dequantize to `f32`
-//! (embeddings, output heads); `Q8_0` also quantizes (handy for tests).
+//! (embeddings, output heads); `Q8_0` and `Q4_0` also quantize (output heads re-encoded
+//! at load, tests).
 //!
 //! Every function here checks lengths and returns [`crate::KernelError`] on a mismatch;
 //! none panics on hostile input.
 
 pub mod float;
 pub mod i2s;
+pub mod q4_0;
 pub mod q6_k;
 pub mod q8_0;
 pub mod tq1_0;
@@ -32,6 +35,8 @@ pub enum GgmlType {
     F32,
     /// IEEE half (id 1).
     F16,
+    /// `Q4_0` (id 2).
+    Q4_0,
     /// `Q8_0` (id 8).
     Q8_0,
     /// `Q6_K` (id 14).
@@ -52,6 +57,7 @@ impl GgmlType {
         Ok(match id {
             0 => GgmlType::F32,
             1 => GgmlType::F16,
+            2 => GgmlType::Q4_0,
             8 => GgmlType::Q8_0,
             14 => GgmlType::Q6K,
             30 => GgmlType::BF16,
@@ -67,6 +73,7 @@ impl GgmlType {
         match self {
             GgmlType::F32 => 0,
             GgmlType::F16 => 1,
+            GgmlType::Q4_0 => 2,
             GgmlType::Q8_0 => 8,
             GgmlType::Q6K => 14,
             GgmlType::BF16 => 30,
@@ -80,6 +87,7 @@ impl GgmlType {
     pub fn block_values(self) -> usize {
         match self {
             GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => 1,
+            GgmlType::Q4_0 => q4_0::BLOCK_VALUES,
             GgmlType::Q8_0 => q8_0::BLOCK_VALUES,
             GgmlType::Q6K => q6_k::BLOCK_VALUES,
             GgmlType::TQ1_0 => tq1_0::BLOCK_VALUES,
@@ -100,6 +108,7 @@ impl GgmlType {
             GgmlType::I2S => return i2s::packed_size(n),
             GgmlType::F32 => 4,
             GgmlType::F16 | GgmlType::BF16 => 2,
+            GgmlType::Q4_0 => q4_0::BLOCK_BYTES,
             GgmlType::Q8_0 => q8_0::BLOCK_BYTES,
             GgmlType::Q6K => q6_k::BLOCK_BYTES,
             GgmlType::TQ1_0 => tq1_0::BLOCK_BYTES,
