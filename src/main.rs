@@ -26,6 +26,8 @@ enum Command {
     /// Generates text from a prompt, streamed to stdout; prefill and decode speeds
     /// on stderr.
     Generate(cli::generate::GenerateArgs),
+    /// Prints the perplexity of a model on a text file.
+    Eval(cli::eval::EvalArgs),
     /// Serves the OpenAI completions and chat API over HTTP.
     Serve(cli::serve::ServeArgs),
     /// Writes a BitNet b1.58 model with random ternary weights as real I2_S GGUF
@@ -47,6 +49,7 @@ enum Command {
 fn main() {
     match Cli::parse().command {
         Command::Demo { workers, tasks } => cli::demo::demo(workers, tasks),
+        Command::Eval(args) => cli::eval::eval(args),
         Command::Generate(args) => cli::generate::generate(args),
         Command::Serve(args) => cli::serve::serve(args),
         Command::Synth { shape, output, seed } => cli::synth::synth(&shape, &output, seed),

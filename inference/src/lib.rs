@@ -4,13 +4,20 @@
 //! | module | one job |
 //! | --- | --- |
 //! | [`gguf`] | our own GGUF v2 / v3 reader (memory-mapped, hostile-input safe) and writer |
-//! | [`model`] | BitNet config, weights, KV cache, forward pass, `synth` |
+//! | [`model`] | BitNet config, weights, KV cache, forward pass (batched, on a compute pool), `synth` |
+//! | [`tokenizer`] | gpt2 byte-level BPE and llama SentencePiece from GGUF metadata |
+//! | [`sampler`] | greedy / temperature / top-k / top-p / min-p / repetition penalty, stop strings |
+//! | [`engine`] | continuous batching: slots, bounded queue, scheduler task, metrics |
+//! | [`processor`] | text in, text out: streams, batches, rate limits, retries, circuit breaker |
+//! | [`server`] | `tern serve`: the OpenAI API over hyper on tern |
+//! | [`eval`] | perplexity on a token stream (`tern eval`) |
 //!
-//! The rest lands with the model issue (see `docs/architecture.md`).
+//! Design notes: `docs/architecture.md`.
 
 #![warn(missing_docs)]
 
 pub mod engine;
+pub mod eval;
 pub mod gguf;
 pub mod model;
 pub mod processor;

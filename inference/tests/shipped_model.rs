@@ -67,48 +67,4 @@ fn heldout_nll_matches_training_script() {
     assert!(rel < 0.02, "tern NLL {got} vs python {want}: {rel:.3e} relative");
 }
 
-/// The whole documented procedure of `models/tern-tiny.eval.json` (windows of the context
-/// length over all of heldout.txt). Slow in debug builds: run with
-/// `cargo test --release -p tern-inference --test shipped_model -- --ignored`.
-#[test]
-#[ignore]
-fn heldout_perplexity_matches_eval_json() {
-    let model = load();
-    let ids = heldout()["ids"].ids();
-    let eval = parse(&std::fs::read_to_string(models_dir().join("tern-tiny.eval.json")).unwrap());
-    let want = eval["nll"].f64();
-    let window = model.config().context_length;
-    let mut logits = vec![0f32; model.config().vocab_size];
-    let (mut total, mut count) = (0f64, 0usize);
-    for w in ids.chunks(window).filter(|w| w.len() >= 2) {
-        let mut cache = model.new_cache().unwrap();
-        for t in 0..w.len() - 1 {
-            model.forward(&w[t..t + 1], t, &mut cache, &mut logits).unwrap();
-            total += nll(&logits, w[t + 1]);
-            count += 1;
-        }
-    }
-    assert_eq!(count, eval["predicted_tokens"].usize());
-    let got = total / count as f64;
-    let rel = (got - want).abs() / want;
-    eprintln!("held-out NLL: tern {got:.5} (ppl {:.3}), python {want:.5}; rel diff {rel:.2e}", got.exp());
-    assert!(rel < 0.02, "tern NLL {got} vs python {want}");
-}
-
-/// tern's tokenizer turns the held-out text into exactly the ids the training
-/// script's HF `tokenizers` BPE gave (so `tern eval` measures what training did).
-#[test]
-fn tokenizer_matches_the_training_tokenizer_on_heldout() {
-    let file = tern_inference::gguf::GgufFile::open(models_dir().join("tern-tiny.gguf")).unwrap();
-    let tok = tern_inference::tokenizer::Tokenizer::from_gguf(&file).unwrap();
-    let text = std::fs::read_to_string(models_dir().join("heldout.txt")).unwrap();
-    let want = heldout()["ids"].ids();
-    let got = tok.encode(&text, false).unwrap();
-    assert_eq!(got.len(), want.len());
-    assert!(
-        got == want,
-        "first difference at {}",
-        got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0)
-    );
-    assert_eq!(tok.decode(&got), text);
-}
+// The whole held-out perplexity is checked through `tern eval` in tests/cli_model.rs.

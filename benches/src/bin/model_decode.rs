@@ -15,7 +15,7 @@
 
 use std::time::Instant;
 
-use tern_inference::model::{argmax, synth, HeadFormat, KvCache, Model, SynthShape};
+use tern_inference::model::{argmax, synth, HeadFormat, KvCache, Model, SeqStep, SynthShape};
 use tern_runtime::compute::ComputePool;
 
 fn main() {
@@ -74,6 +74,56 @@ fn main() {
         }
     }
     println!("(bitnet.cpp figures: 2 threads, as the issue quotes them; not measured here)");
+
+    // Batched decode (the engine's step): n sequences, one token each, one
+    // forward_batch call; aggregate tokens/s.
+    println!();
+    println!("| head | threads | sequences per step | step ms | aggregate decode tokens/s | vs 1 sequence |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (n, pool) in threads.iter().zip(&pools) {
+        model = match pool {
+            Some(p) => model.with_pool(p.clone()),
+            None => model.without_pool(),
+        };
+        let mut base = 0.0;
+        for seqs in [1usize, 4, 16] {
+            let ms = batched_step_ms(&model, seqs);
+            let rate = seqs as f64 * 1e3 / ms;
+            if seqs == 1 {
+                base = rate;
+            }
+            println!(
+                "| {:?} | {n} | {seqs} | {ms:.1} | {rate:.2} | {:.2}x |",
+                model.weights().head().ggml_type(),
+                rate / base
+            );
+        }
+    }
+}
+
+/// Best-of-3 time of one decode step of `seqs` sequences at position 64.
+fn batched_step_ms(model: &Model, seqs: usize) -> f64 {
+    let prompt: Vec<u32> = (1..=64).collect();
+    let mut caches: Vec<KvCache> =
+        (0..seqs).map(|_| KvCache::new(model.config(), 128).expect("cache")).collect();
+    let mut logits = vec![vec![0f32; model.config().vocab_size]; seqs];
+    for (c, l) in caches.iter_mut().zip(logits.iter_mut()) {
+        model.forward(&prompt, 0, c, l).expect("prefill");
+    }
+    let mut best = f64::MAX;
+    for round in 0..3 {
+        let tokens: Vec<[u32; 1]> = logits.iter().map(|l| [argmax(l)]).collect();
+        let mut steps: Vec<SeqStep<'_>> = caches
+            .iter_mut()
+            .zip(logits.iter_mut())
+            .zip(&tokens)
+            .map(|((cache, l), t)| SeqStep { tokens: t, pos: 64 + round, cache, logits: Some(l) })
+            .collect();
+        let t = Instant::now();
+        model.forward_batch(&mut steps).expect("step");
+        best = best.min(t.elapsed().as_secs_f64() * 1e3);
+    }
+    best
 }
 
 /// Best-of-3 prefill (64 tokens) and decode (16 tokens) tokens/s.

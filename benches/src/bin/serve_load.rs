@@ -86,20 +86,25 @@ struct Server {
 
 impl Server {
     fn start(model: &PathBuf, parallel: usize, ctx_per_slot: usize, port: u16) -> Server {
-        let child = Command::new(tern_binary())
+        let log = std::env::temp_dir().join(format!("tern-serve-load-{port}.log"));
+        let mut child = Command::new(tern_binary())
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--parallel", &parallel.to_string(), "--max-queue", "64"])
             .args(["-c", &(parallel * ctx_per_slot).to_string()])
             .arg("-m")
             .arg(model)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("server log"))
             .spawn()
             .expect("start tern serve");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let t = Instant::now();
         while std::net::TcpStream::connect(addr).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(120), "server did not start");
+            let exited = child.try_wait().expect("server status");
+            if exited.is_some() || t.elapsed() > Duration::from_secs(120) {
+                let msg = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("tern serve did not start ({exited:?}):\n{msg}");
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         Server { child, addr }
