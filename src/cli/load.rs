@@ -10,7 +10,30 @@ pub(crate) async fn load(path: &Path, config: ProcessorConfig) -> Result<Process
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let started = Instant::now();
     eprintln!("loading {} ({:.1} MB) ...", path.display(), bytes as f64 / 1e6);
-    let processor = Processor::new(path, config).await?;
+    // A bar for models that take a moment (2B4T: ~3 s); small ones load at once.
+    let bar = (bytes > 64 << 20).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} blocks {elapsed}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_message("loading");
+        bar
+    });
+    let on_progress = {
+        let bar = bar.clone();
+        move |done: usize, total: usize| {
+            if let Some(bar) = &bar {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+        }
+    };
+    let processor = Processor::new_with_progress(path, config, on_progress).await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     let c = processor.model().config();
     eprintln!(
         "loaded {} in {:.2} s: {} layers, dim {}, vocab {}, context {}, {} compute threads",

@@ -94,8 +94,17 @@ impl Model {
     /// Errors: those of [`ModelConfig::from_gguf`], [`ModelWeights::from_gguf`], and an
     /// invalid `TERN_KERNEL_PATH`.
     pub fn from_gguf(file: &GgufFile) -> Result<Model, ModelError> {
+        Model::from_gguf_with_progress(file, &mut |_, _| {})
+    }
+
+    /// [`Model::from_gguf`], reporting `progress(done, total)` as blocks load (see
+    /// [`ModelWeights::from_gguf_with_progress`]).
+    pub fn from_gguf_with_progress(
+        file: &GgufFile,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Model, ModelError> {
         let config = ModelConfig::from_gguf(file)?;
-        let weights = ModelWeights::from_gguf(file, &config)?;
+        let weights = ModelWeights::from_gguf_with_progress(file, &config, progress)?;
         let kernels = tern_kernels::dispatch::global().map_err(ModelError::kernel("kernel path"))?;
         Ok(Model { config, weights, kernels, pool: None })
     }

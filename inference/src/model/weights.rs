@@ -85,6 +85,17 @@ impl ModelWeights {
     /// [`ModelError::BadTensorType`], and kernel errors on malformed data, each naming
     /// the tensor.
     pub fn from_gguf(file: &GgufFile, config: &ModelConfig) -> Result<ModelWeights, ModelError> {
+        ModelWeights::from_gguf_with_progress(file, config, &mut |_, _| {})
+    }
+
+    /// [`ModelWeights::from_gguf`], calling `progress(done, total)` after the
+    /// embeddings and after each block (`total` = blocks + 1), for a progress bar.
+    pub fn from_gguf_with_progress(
+        file: &GgufFile,
+        config: &ModelConfig,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ModelWeights, ModelError> {
+        let total = config.n_layers + 1;
         let (dim, kv, ffn, vocab) =
             (config.dim as u64, config.kv_dim() as u64, config.ffn_dim as u64, config.vocab_size as u64);
         let token_embd = dense(file, "token_embd.weight", [dim, vocab])?;
@@ -93,11 +104,12 @@ impl ModelWeights {
             Some(_) => Some(dense(file, "output.weight", [dim, vocab])?),
             None => None,
         };
+        progress(1, total);
         let layers = (0..config.n_layers)
             .map(|i| {
                 let name = |t: &str| format!("blk.{i}.{t}");
                 let lin = |t: &str, shape: [u64; 2]| linear(file, &name(t), shape);
-                Ok(LayerWeights {
+                let layer = LayerWeights {
                     attn_norm: vector(file, &name("attn_norm.weight"), dim)?,
                     wq: lin("attn_q", [dim, dim])?,
                     wk: lin("attn_k", [dim, kv])?,
@@ -109,7 +121,9 @@ impl ModelWeights {
                     w_up: lin("ffn_up", [dim, ffn])?,
                     ffn_sub_norm: vector(file, &name("ffn_sub_norm.weight"), ffn)?,
                     w_down: lin("ffn_down", [ffn, dim])?,
-                })
+                };
+                progress(i + 2, total);
+                Ok(layer)
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
         Ok(ModelWeights { token_embd, output_norm, output, layers })

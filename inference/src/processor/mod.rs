@@ -116,12 +116,22 @@ impl Processor {
         model_path: impl AsRef<Path>,
         config: ProcessorConfig,
     ) -> Result<Processor, ProcessError> {
+        Processor::new_with_progress(model_path, config, |_, _| {}).await
+    }
+
+    /// [`Processor::new`], calling `progress(done, total)` from the loading thread
+    /// as the model's blocks load (for a progress bar).
+    pub async fn new_with_progress(
+        model_path: impl AsRef<Path>,
+        config: ProcessorConfig,
+        mut progress: impl FnMut(usize, usize) + Send + 'static,
+    ) -> Result<Processor, ProcessError> {
         let path = model_path.as_ref().to_path_buf();
         let lm_head = config.lm_head;
         let loaded = tern_runtime::spawn_blocking(move || -> Result<_, ProcessError> {
             let file =
                 GgufFile::open(&path).map_err(|e| ProcessError::Load(format!("{}: {e}", path.display())))?;
-            let mut model = Model::from_gguf(&file)?;
+            let mut model = Model::from_gguf_with_progress(&file, &mut progress)?;
             model.requantize_head(lm_head)?;
             let tokenizer = Tokenizer::from_gguf(&file).map_err(|e| ProcessError::Load(e.to_string()))?;
             let name = file.metadata().get_str("general.name").map(str::to_owned).unwrap_or_else(|_| {
