@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `openai.rs` | request / response / error shapes of the OpenAI API |
 //! | `chat.rs` | chat templates (`tokenizer.chat_template` with minijinja, or Llama 3) |
-//! | `sse.rs` | [`SseBody`](sse::SseBody): a token stream as server-sent events |
+//! | `sse.rs` | [`SseBody`]: a token stream as server-sent events |
 //! | `routes.rs` | `/v1/completions`, `/v1/chat/completions`, `/health`, `/v1/models`, `/metrics` |
 //!
 //! Routes: `POST /v1/completions` and `/v1/chat/completions` (streamed with
@@ -35,6 +35,7 @@ use tern_runtime::sync::{watch, Notify};
 
 pub use chat::{ChatTemplate, LLAMA3_TEMPLATE};
 pub use routes::ServerBody;
+pub use sse::SseBody;
 
 use crate::engine::ShutdownReport;
 use crate::processor::Processor;
