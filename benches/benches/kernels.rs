@@ -22,9 +22,13 @@
 //!   "elem/s" reads as MAC/s.
 //!
 //! - `head_gemv/32000x2560/{f16,q8_0,q4_0}/{path}`: the dense output-head GEMV (f32
-//!   activations) per head encoding, 1 thread, at a 32000-token vocabulary (the 2B4T
+//!   activations in; `Q8_0` / `Q4_0` quantize them to `Q8_0` blocks inside the call and
+//!   take integer dots) per head encoding, 1 thread, at a 32000-token vocabulary (the 2B4T
 //!   head is 128256 × 2560; this keeps the bench short). The matrix (164, 87, 46 MB)
 //!   does not fit in cache, so each call streams it. `Throughput::Bytes` = matrix bytes.
+//! - `head_gemm16/32000x2560/{f16,q8_0,q4_0}/{path}`: the dense output-head GEMM for 16
+//!   tokens (a batched decode step of 16 sequences; f32 activations in, quantized inside
+//!   the call as for `head_gemv`), 1 thread. `Throughput::Elements` = multiply-adds (`rows × cols × 16`).
 //!
 //! Paths: every path this CPU runs with its own code (`scalar`, `avx2`, and
 //! `avx512vnni` where the CPU has it). `benches/src/bin/kernels_table.rs` prints the same
@@ -212,6 +216,22 @@ fn gemm(c: &mut Criterion) {
 /// The output-head shape of [`head_gemv`]: a 32000-token vocabulary at 2B4T's width.
 const HEAD_SHAPE: (usize, usize) = (32000, 2560);
 
+/// A random `rows × cols` head in format `ty`, encoded row by row (no full f32 copy of
+/// the matrix).
+fn head_matrix(ty: GgmlType, rows: usize, cols: usize, rng: &mut Rng) -> DenseMatrix {
+    let mut row = vec![0f32; cols];
+    let mut bytes = Vec::new();
+    for _ in 0..rows {
+        row.iter_mut().for_each(|v| *v = rng.f32());
+        bytes.extend(match ty {
+            GgmlType::F16 => float::f32_to_f16_bytes(&row),
+            GgmlType::Q8_0 => q8_0::quantize(&row).unwrap(),
+            _ => q4_0::quantize(&row).unwrap(),
+        });
+    }
+    DenseMatrix::new(ty, rows, cols, bytes).unwrap()
+}
+
 fn head_gemv(c: &mut Criterion) {
     let (rows, cols) = HEAD_SHAPE;
     let mut rng = Rng(0x6a09_e667_f3bc_c908);
@@ -219,18 +239,7 @@ fn head_gemv(c: &mut Criterion) {
     let mut out = vec![0f32; rows];
     let mut g = c.benchmark_group(format!("head_gemv/{rows}x{cols}"));
     for ty in [GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0] {
-        // Encoded row by row (no full f32 copy of the matrix).
-        let mut row = vec![0f32; cols];
-        let mut bytes = Vec::new();
-        for _ in 0..rows {
-            row.iter_mut().for_each(|v| *v = rng.f32());
-            bytes.extend(match ty {
-                GgmlType::F16 => float::f32_to_f16_bytes(&row),
-                GgmlType::Q8_0 => q8_0::quantize(&row).unwrap(),
-                _ => q4_0::quantize(&row).unwrap(),
-            });
-        }
-        let m = DenseMatrix::new(ty, rows, cols, bytes).unwrap();
+        let m = head_matrix(ty, rows, cols, &mut rng);
         g.throughput(Throughput::Bytes(ty.tensor_bytes(rows * cols).unwrap() as u64));
         let name = format!("{ty:?}").to_ascii_lowercase();
         for k in paths() {
@@ -242,9 +251,32 @@ fn head_gemv(c: &mut Criterion) {
     g.finish();
 }
 
+/// Tokens per call in [`head_gemm16`]: a batched decode step of 16 sequences.
+const HEAD_GEMM_TOKENS: usize = 16;
+
+fn head_gemm16(c: &mut Criterion) {
+    let (rows, cols) = HEAD_SHAPE;
+    let n = HEAD_GEMM_TOKENS;
+    let mut rng = Rng(0xbb67_ae85_84ca_a73b);
+    let xs: Vec<f32> = (0..n * cols).map(|_| rng.f32()).collect();
+    let mut out = vec![0f32; n * rows];
+    let mut g = c.benchmark_group(format!("head_gemm16/{rows}x{cols}"));
+    g.throughput(Throughput::Elements((rows * cols * n) as u64));
+    for ty in [GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0] {
+        let m = head_matrix(ty, rows, cols, &mut rng);
+        let name = format!("{ty:?}").to_ascii_lowercase();
+        for k in paths() {
+            g.bench_function(format!("{name}/{}", k.path().name()), |b| {
+                b.iter(|| k.dense_gemm(&m, black_box(&xs), 0..rows, black_box(&mut out)).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = kernels;
     config = config();
-    targets = mem_read, gemv, gemm, head_gemv
+    targets = mem_read, gemv, gemm, head_gemv, head_gemm16
 }
 criterion_main!(kernels);

@@ -5,10 +5,11 @@
 
 use tern_inference::gguf::{GgufFile, GgufWriter, TensorType};
 use tern_inference::model::{
-    argmax, synth_bytes, HeadFormat, KvCache, Model, ModelConfig, ModelWeights, SynthShape,
+    argmax, synth_bytes, HeadFormat, KvCache, Model, ModelConfig, ModelWeights, SeqStep, SynthShape,
 };
 use tern_kernels::formats::{float, q4_0, q8_0};
 use tern_kernels::{DenseMatrix, GgmlType};
+use tern_runtime::compute::ComputePool;
 
 fn file(tied: bool) -> GgufFile {
     GgufFile::from_bytes(synth_bytes(SynthShape { tied, ..SynthShape::TINY }, 3).unwrap()).unwrap()
@@ -147,6 +148,53 @@ fn quantized_head_logits_stay_close_to_f16() {
             assert!(worst < max_err, "tied {tied} {format}: relative logit error {worst}");
             assert!(worst > max_err / 100.0, "tied {tied} {format}: suspiciously exact ({worst})");
             assert!(agree >= min_agree, "tied {tied} {format}: greedy tokens agree on {agree} of 40");
+        }
+    }
+}
+
+/// Last-token logits of every prompt in one `forward_batch` step.
+fn batch_logits(model: &Model, prompts: &[Vec<u32>]) -> Vec<Vec<f32>> {
+    let v = model.config().vocab_size;
+    let mut caches: Vec<KvCache> =
+        prompts.iter().map(|_| KvCache::new(model.config(), 16).unwrap()).collect();
+    let mut out = vec![vec![0f32; v]; prompts.len()];
+    let mut steps: Vec<SeqStep<'_>> = prompts
+        .iter()
+        .zip(caches.iter_mut())
+        .zip(out.iter_mut())
+        .map(|((p, cache), l)| SeqStep { tokens: p, pos: 0, cache, logits: Some(l) })
+        .collect();
+    model.forward_batch(&mut steps).unwrap();
+    drop(steps);
+    out
+}
+
+/// `Q8_0` / `Q4_0` heads take `Q8_0`-block activations, quantized once per step before
+/// the rows are split across the pool: a pool of 3 threads gives one thread's logits bit
+/// for bit, for one sequence (GEMV) and for a batch of 11 (the 8-token group kernel and
+/// a 3-token tail); and the batch gives each sequence's logits alone, bit for bit.
+#[test]
+fn quantized_heads_split_across_a_pool_and_batched() {
+    let f = file(false);
+    let prompts: Vec<Vec<u32>> =
+        (0..11u32).map(|i| vec![i * 7 % 512, (i * 31 + 5) % 512, i * 13 % 512]).collect();
+    for format in [HeadFormat::Q8_0, HeadFormat::Q4_0] {
+        let mut w = weights(&f);
+        w.requantize_head(format).unwrap();
+        let g = with_head(&f, w.head());
+        let one = Model::from_gguf(&g).unwrap();
+        let pooled = Model::from_gguf(&g).unwrap().with_pool(ComputePool::new(3));
+        let alone: Vec<Vec<f32>> = prompts.iter().map(|p| logits(&one, p)).collect();
+        for (p, want) in prompts.iter().zip(&alone) {
+            assert_eq!(&logits(&pooled, p), want, "{format}: pooled GEMV");
+        }
+        let batched = batch_logits(&one, &prompts);
+        assert_eq!(batch_logits(&pooled, &prompts), batched, "{format}: pooled GEMM");
+        // The body's batched products give the bits of its single ones (the ternary
+        // kernels' contract), so the head sees the same hidden states, quantizes them to
+        // the same codes, and its 8-token group kernel gives the GEMV's bits.
+        for (i, (got, want)) in batched.iter().zip(&alone).enumerate() {
+            assert_eq!(got, want, "{format}: sequence {i} batched vs alone");
         }
     }
 }

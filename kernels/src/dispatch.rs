@@ -26,10 +26,24 @@
 //! bit-identical f32 results to [`crate::scalar::ternary::gemv`] /
 //! [`crate::scalar::ternary::gemm`] (per-tensor and per-block scales: the SIMD paths
 //! compute the exact integer dots and then perform the scalar path's float operations
-//! in the same order). The dense (output head) kernels use AVX2 + F16C + FMA for F16
-//! matrices (`x86/dense_f16.rs`) and for `Q8_0` / `Q4_0` matrices (`x86/dense_q.rs`, f32
-//! activations) on the x86 SIMD paths, equal to the scalar path to f32 rounding, not bit
-//! for bit; every other format and path runs the scalar code.
+//! in the same order).
+//!
+//! # The dense (output head) products
+//!
+//! | matrix | activations | scalar path | x86 SIMD paths (`Avx2`, `Avx512Vnni`) |
+//! | --- | --- | --- | --- |
+//! | `Q8_0`, `Q4_0` | `Q8_0` blocks ([`Q8Acts`]), as ggml's `vec_dot_q8_0_q8_0` / `vec_dot_q4_0_q8_0` | [`crate::scalar::dense_q8`] | AVX2 integer dots per block (`x86/dense_q8.rs`) |
+//! | `F16` | f32 | [`crate::scalar::dense`] | AVX2 + F16C + FMA (`x86/dense_f16.rs`) |
+//! | `F32`, `BF16`, `Q6_K` | f32 | [`crate::scalar::dense`] | the scalar code |
+//!
+//! `Q8_0` / `Q4_0`: the SIMD results are bit-identical to the scalar path's, whatever the
+//! batch size or row split (exact integer dot per block, then the same fused multiply-add
+//! per block in the same order). `F16`: equal to the scalar path to f32 rounding, not bit
+//! for bit. [`Kernels::dense_gemv`] / [`Kernels::dense_gemm`] take f32 activations for
+//! every format and, for `Q8_0` / `Q4_0` ([`Kernels::dense_uses_q8`]), quantize them
+//! first; a caller that splits one product into parts quantizes once with
+//! [`Kernels::quantize_q8`] and calls [`Kernels::dense_gemv_q8`] /
+//! [`Kernels::dense_gemm_q8`] per part.
 //!
 //! NEON: the `aarch64-unknown-linux-gnu` target is not installed on the development
 //! machine (and cannot be downloaded there), so no NEON code could even be
@@ -42,6 +56,7 @@ use std::sync::OnceLock;
 use crate::dense::DenseMatrix;
 use crate::error::KernelError;
 use crate::quant::{ActsView, QuantizedBatch};
+use crate::quant_q8::Q8Acts;
 use crate::scalar;
 use crate::ternary::TernaryMatrix;
 
@@ -284,7 +299,25 @@ impl Kernels {
         simd!(self, gemm(w, xs, rows, out))
     }
 
-    /// Dense (output head) GEMV with f32 activations, see [`scalar::dense::gemv`].
+    /// Whether the dense products of `w` run on `Q8_0`-block activations: `Q8_0` and
+    /// `Q4_0` matrices, on every path (see the [module docs](self)).
+    pub fn dense_uses_q8(&self, w: &DenseMatrix) -> bool {
+        scalar::dense_q8::supports(w.ggml_type())
+    }
+
+    /// Quantizes `xs` (`n × cols` f32 activations, token-major) to `Q8_0` blocks for
+    /// [`Kernels::dense_gemv_q8`] / [`Kernels::dense_gemm_q8`]; see [`Q8Acts`]. The same
+    /// scalar code on every path (it is cheap next to a product).
+    ///
+    /// Errors: `cols` not a multiple of 32, `xs.len()` not a multiple of `cols`.
+    pub fn quantize_q8(&self, xs: &[f32], cols: usize) -> Result<Q8Acts, KernelError> {
+        Q8Acts::from_f32(xs, cols)
+    }
+
+    /// Dense (output head) GEMV with f32 activations. For `Q8_0` / `Q4_0` matrices
+    /// ([`Kernels::dense_uses_q8`]) `x` is quantized to `Q8_0` blocks first (a small
+    /// allocation per call) and the result is [`Kernels::dense_gemv_q8`]'s; every other
+    /// format: [`scalar::dense::gemv`]'s definition.
     pub fn dense_gemv(
         &self,
         w: &DenseMatrix,
@@ -292,22 +325,22 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
+        if self.dense_uses_q8(w) {
+            return self.dense_gemv_q8(w, &self.quantize_q8(x, w.cols())?, rows, out);
+        }
         #[cfg(target_arch = "x86_64")]
-        if self.path != Path::Scalar {
-            if crate::x86::dense_f16::applies(w) {
-                // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
-                return unsafe { crate::x86::dense_f16::gemv(w, x, rows, out) };
-            }
-            if crate::x86::dense_q::applies(w) {
-                // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the CPU has AVX2,
-                // FMA, F16C.
-                return unsafe { crate::x86::dense_q::gemv(w, x, rows, out) };
-            }
+        if self.path != Path::Scalar && crate::x86::dense_f16::applies(w) {
+            // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
+            return unsafe { crate::x86::dense_f16::gemv(w, x, rows, out) };
         }
         scalar::dense::gemv(w, x, rows, out)
     }
 
-    /// Dense (output head) GEMM with f32 activations, see [`scalar::dense::gemm`].
+    /// Dense (output head) GEMM with f32 activations (`xs`: `n × cols`, token-major).
+    /// For `Q8_0` / `Q4_0` matrices ([`Kernels::dense_uses_q8`]) `xs` is quantized to
+    /// `Q8_0` blocks first (one allocation per call) and the result is
+    /// [`Kernels::dense_gemm_q8`]'s; every other format: [`scalar::dense::gemm`]'s
+    /// definition.
     pub fn dense_gemm(
         &self,
         w: &DenseMatrix,
@@ -315,19 +348,51 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
+        if self.dense_uses_q8(w) {
+            return self.dense_gemm_q8(w, &self.quantize_q8(xs, w.cols())?, rows, out);
+        }
         #[cfg(target_arch = "x86_64")]
-        if self.path != Path::Scalar {
-            if crate::x86::dense_f16::applies(w) {
-                // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
-                return unsafe { crate::x86::dense_f16::gemm(w, xs, rows, out) };
-            }
-            if crate::x86::dense_q::applies(w) {
-                // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the CPU has AVX2,
-                // FMA, F16C.
-                return unsafe { crate::x86::dense_q::gemm(w, xs, rows, out) };
-            }
+        if self.path != Path::Scalar && crate::x86::dense_f16::applies(w) {
+            // SAFETY: `applies` checked the matrix is F16 and the CPU has AVX2, FMA, F16C.
+            return unsafe { crate::x86::dense_f16::gemm(w, xs, rows, out) };
         }
         scalar::dense::gemm(w, xs, rows, out)
+    }
+
+    /// Dense GEMV of a `Q8_0` / `Q4_0` matrix with the single token of `x`, see
+    /// [`scalar::dense_q8::gemv`].
+    pub fn dense_gemv_q8(
+        &self,
+        w: &DenseMatrix,
+        x: &Q8Acts,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.path != Path::Scalar && crate::x86::dense_q8::applies(w) {
+            // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the CPU has AVX2,
+            // FMA, F16C.
+            return unsafe { crate::x86::dense_q8::gemv(w, x, rows, out) };
+        }
+        scalar::dense_q8::gemv(w, x, rows, out)
+    }
+
+    /// Dense GEMM of a `Q8_0` / `Q4_0` matrix with every token of `xs` (token-major
+    /// output), see [`scalar::dense_q8::gemm`].
+    pub fn dense_gemm_q8(
+        &self,
+        w: &DenseMatrix,
+        xs: &Q8Acts,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.path != Path::Scalar && crate::x86::dense_q8::applies(w) {
+            // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the CPU has AVX2,
+            // FMA, F16C.
+            return unsafe { crate::x86::dense_q8::gemm(w, xs, rows, out) };
+        }
+        scalar::dense_q8::gemm(w, xs, rows, out)
     }
 }
 

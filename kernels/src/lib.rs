@@ -7,6 +7,7 @@
 //! | [`formats`] | byte-exact `I2_S`, `TQ2_0`, `TQ1_0`, `F32` / `F16` / `BF16`, `Q8_0`, `Q4_0`, `Q6_K` |
 //! | [`ternary`] | [`TernaryMatrix`]: the internal, SIMD-ready weight layout, and load-time repack |
 //! | [`quant`] | per-token absmax int8 activation quantization |
+//! | [`quant_q8`] | `Q8_0`-block activation quantization for the quantized output heads |
 //! | [`scalar`] | the portable reference kernels (ternary and dense GEMV / GEMM) |
 //! | [`dense`] | [`DenseMatrix`]: embeddings and output heads in their file format |
 //! | [`ops`] | RMSNorm, softmax, NEOX RoPE, squared ReLU |
@@ -36,6 +37,7 @@ mod error;
 pub mod formats;
 pub mod ops;
 pub mod quant;
+pub mod quant_q8;
 pub mod scalar;
 pub mod ternary;
 #[cfg(target_arch = "x86_64")]
@@ -46,4 +48,5 @@ pub use dispatch::{Kernels, Path};
 pub use error::KernelError;
 pub use formats::GgmlType;
 pub use quant::{ActsView, QuantizedActs, QuantizedBatch};
+pub use quant_q8::Q8Acts;
 pub use ternary::{PackedBlock, Scales, TernaryMatrix};

@@ -1,7 +1,9 @@
 //! Quantized output heads: `Q4_0` packing byte for byte against hand-made blocks,
 //! `Q4_0` / `Q8_0` round-trip error bounds, and the SIMD `Q8_0` / `Q4_0` (and F16) dense
 //! GEMV / GEMM against the scalar path on random shapes, ragged row ranges and token
-//! counts.
+//! counts, through the f32-activation entry points (`Q8_0` / `Q4_0`: activations
+//! quantized to `Q8_0` blocks on every path; `tests/dense_q8.rs` checks those products
+//! in detail).
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;

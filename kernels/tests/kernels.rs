@@ -7,7 +7,8 @@ use tern_kernels::dispatch::{self, resolve, Kernels, Path};
 use tern_kernels::formats::{float, q4_0, q8_0};
 use tern_kernels::scalar::{dense, ternary};
 use tern_kernels::{
-    ActsView, DenseMatrix, GgmlType, KernelError, QuantizedActs, QuantizedBatch, Scales, TernaryMatrix,
+    ActsView, DenseMatrix, GgmlType, KernelError, Q8Acts, QuantizedActs, QuantizedBatch, Scales,
+    TernaryMatrix,
 };
 
 /// Naive integer reference: Σ (v + 1) · x_q over the logical columns.
@@ -211,16 +212,30 @@ fn dense_gemv_gemm_match_naive_for_every_format() {
         let xs: Vec<f32> = (0..n * cols).map(|_| rng.random_range(-1.0f32..1.0)).collect();
         let mut g = vec![0f32; n * 4];
         dispatch::dense_gemm(&m, &xs, 1..5, &mut g).unwrap();
+        // The dispatched products of Q8_0 / Q4_0 matrices run on Q8_0-block activations:
+        // naive reference with the activations they actually use.
+        let q8 = Kernels::scalar().dense_uses_q8(&m);
+        assert_eq!(q8, matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0));
+        let acts = Q8Acts::from_f32(&xs, cols).ok();
         for t in 0..n {
             let x = &xs[t * cols..(t + 1) * cols];
+            let mut xq = vec![0f32; cols];
+            if let Some(a) = &acts {
+                a.dequantize(t, &mut xq).unwrap();
+            }
             let mut y = vec![0f32; 4];
             dense::gemv(&m, x, 1..5, &mut y).unwrap();
             for (i, r) in (1..5).enumerate() {
-                let want: f64 = (0..cols).map(|k| deq[r * cols + k] as f64 * x[k] as f64).sum();
-                let mag: f64 = (0..cols).map(|k| (deq[r * cols + k] as f64 * x[k] as f64).abs()).sum();
-                assert!((y[i] as f64 - want).abs() <= 1e-5 * mag.max(1.0), "{ty:?}: {} vs {want}", y[i]);
+                let naive = |x: &[f32]| -> (f64, f64) {
+                    let want = (0..cols).map(|k| deq[r * cols + k] as f64 * x[k] as f64).sum();
+                    let mag: f64 = (0..cols).map(|k| (deq[r * cols + k] as f64 * x[k] as f64).abs()).sum();
+                    (want, mag.max(1.0))
+                };
+                let (want, mag) = naive(x);
+                assert!((y[i] as f64 - want).abs() <= 1e-5 * mag, "{ty:?}: {} vs {want}", y[i]);
                 // The dispatched GEMM may run a SIMD path (F16 on AVX2): same sum, other order.
-                assert!((g[t * 4 + i] as f64 - want).abs() <= 1e-5 * mag.max(1.0), "{ty:?} gemm");
+                let (want, mag) = if q8 { naive(&xq) } else { (want, mag) };
+                assert!((g[t * 4 + i] as f64 - want).abs() <= 1e-5 * mag, "{ty:?} gemm");
             }
         }
         if ty == GgmlType::F32 {

@@ -4,9 +4,10 @@
 //! Decoding one token reads the whole head once (`vocab × dim` weights): for a
 //! 2B4T-shape model, a tied F16 head of 128256 × 2560 is 657 MB of the 1.18 GB read per
 //! token. Re-encoding it as `Q8_0` (8.5 bits per weight, 349 MB) or `Q4_0` (4.5 bits,
-//! 185 MB) cuts that traffic; the kernels keep f32 activations, so the only error is the
-//! weights' own rounding (per 32-value block: half a step of `amax / 127` for `Q8_0`,
-//! of `amax / 8` for `Q4_0`).
+//! 185 MB) cuts that traffic. The error is the weights' own rounding (per 32-value
+//! block: half a step of `amax / 127` for `Q8_0`, of `amax / 8` for `Q4_0`) plus the
+//! activations', which the kernels quantize to `Q8_0` blocks as ggml does
+//! (`tern_kernels::quant_q8`) so the dot products run in integers.
 
 use std::fmt;
 use std::str::FromStr;

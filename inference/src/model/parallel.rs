@@ -91,7 +91,8 @@ pub(crate) fn ternary(
 }
 
 /// `out = W · xs` for the `xs.len() / cols` f32 tokens (the output head),
-/// token-major, split across `pool`.
+/// token-major, split across `pool`. A `Q8_0` / `Q4_0` head takes `Q8_0`-block
+/// activations: they are quantized once here, before the split, not once per part.
 pub(crate) fn dense(
     kernels: &Kernels,
     pool: Option<&ComputePool>,
@@ -99,6 +100,17 @@ pub(crate) fn dense(
     xs: &[f32],
     out: &mut [f32],
 ) -> Result<(), KernelError> {
+    if kernels.dense_uses_q8(w) {
+        let acts = kernels.quantize_q8(xs, w.cols())?;
+        let n = acts.n_tokens();
+        return split_rows(pool, w.rows(), w.cols(), n, out, |rows, chunk| {
+            if n == 1 {
+                kernels.dense_gemv_q8(w, &acts, rows, chunk)
+            } else {
+                kernels.dense_gemm_q8(w, &acts, rows, chunk)
+            }
+        });
+    }
     let n = xs.len() / w.cols().max(1);
     split_rows(pool, w.rows(), w.cols(), n, out, |rows, chunk| {
         if n == 1 {

@@ -3,6 +3,9 @@
 //! `dequantize_row_*` would, then dotted with `x` in f32 (sequential sum per chunk,
 //! chunks added in order). This matches "dequantize then f32 matmul", not ggml's
 //! quantized-activation dot (`vec_dot_q6_K_q8_K`), which rounds activations to 8 bits.
+//! The dispatched [`crate::Kernels::dense_gemv`] / [`crate::Kernels::dense_gemm`] follow
+//! this definition for every format except `Q8_0` and `Q4_0`, whose products take
+//! `Q8_0`-block activations ([`crate::scalar::dense_q8`]).
 //!
 //! Output layout as the ternary kernels: GEMV `out[i]` = row `rows.start + i`; GEMM
 //! `out[t * rows.len() + i]` for token `t` (inputs `xs` token-major, `n × cols`).

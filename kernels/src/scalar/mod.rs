@@ -4,4 +4,5 @@
 //! [`crate::dispatch`] do, so they can be called directly in tests and comparisons.
 
 pub mod dense;
+pub mod dense_q8;
 pub mod ternary;

@@ -21,7 +21,7 @@
 
 pub(crate) mod avx2;
 pub(crate) mod dense_f16;
-pub(crate) mod dense_q;
+pub(crate) mod dense_q8;
 pub(crate) mod vnni;
 
 use std::arch::x86_64::*;
