@@ -7,9 +7,11 @@
 //! as `-ln softmax(logits)[next]` in f64. NLL is the mean over all predictions,
 //! perplexity its exponential. Windows are decoded side by side, one token each
 //! per [`Model::forward_batch`] step (up to [`BATCH`] windows), so the weights are
-//! read once per step.
+//! read once per step. [`perplexity`] keeps keys and values in f32 ([`KvType::F32`],
+//! exact, as the training script's attention); [`perplexity_with`] takes the KV cache
+//! type (`tern eval --cache-type f16` measures what the f16 cache costs).
 
-use crate::model::{KvCache, Model, ModelError, SeqStep};
+use crate::model::{KvCache, KvType, Model, ModelError, SeqStep};
 
 /// Windows decoded in one step.
 pub const BATCH: usize = 32;
@@ -32,11 +34,24 @@ impl Perplexity {
     }
 }
 
-/// Scores `ids` with `model` in windows of `window` tokens (module docs).
+/// Scores `ids` with `model` in windows of `window` tokens (module docs), f32 KV
+/// caches.
 ///
 /// Errors: `window` below 2 or above the model's context, fewer than two ids,
 /// ids outside the vocabulary ([`ModelError::BadInput`] / [`ModelError::BadToken`]).
 pub fn perplexity(model: &Model, ids: &[u32], window: usize) -> Result<Perplexity, ModelError> {
+    perplexity_with(model, ids, window, KvType::F32)
+}
+
+/// [`perplexity`] with KV caches of `kv_type`.
+///
+/// Errors: those of [`perplexity`].
+pub fn perplexity_with(
+    model: &Model,
+    ids: &[u32],
+    window: usize,
+    kv_type: KvType,
+) -> Result<Perplexity, ModelError> {
     let c = model.config();
     if window < 2 || window > c.context_length {
         return Err(ModelError::BadInput(format!(
@@ -50,7 +65,8 @@ pub fn perplexity(model: &Model, ids: &[u32], window: usize) -> Result<Perplexit
     }
     let (mut total, mut predictions) = (0f64, 0usize);
     for group in windows.chunks(BATCH) {
-        let mut caches = group.iter().map(|_| KvCache::new(c, window)).collect::<Result<Vec<_>, _>>()?;
+        let mut caches =
+            group.iter().map(|_| KvCache::with_type(c, window, kv_type)).collect::<Result<Vec<_>, _>>()?;
         let mut logits = vec![vec![0f32; c.vocab_size]; group.len()];
         for t in 0..window - 1 {
             let live: Vec<usize> = (0..group.len()).filter(|&i| t + 1 < group[i].len()).collect();

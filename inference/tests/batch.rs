@@ -2,7 +2,7 @@
 //! results of running each sequence alone on one thread.
 
 use tern_inference::gguf::GgufFile;
-use tern_inference::model::{synth_bytes, Model, SeqStep, SynthShape};
+use tern_inference::model::{synth_bytes, KvCache, KvType, Model, SeqStep, SynthShape};
 use tern_runtime::compute::ComputePool;
 
 /// Big enough that every product and the attention are split across the pool.
@@ -31,12 +31,17 @@ fn max_rel(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
 }
 
-/// Logits of each sequence run alone: prompt, then `extra` greedy tokens fed back.
+/// Logits of each sequence run alone, with the default KV cache type.
 fn alone(model: &Model, prompts: &[Vec<u32>]) -> Vec<Vec<f32>> {
+    alone_with(model, prompts, KvType::default())
+}
+
+/// Logits of each sequence run alone, with a KV cache of `kv`.
+fn alone_with(model: &Model, prompts: &[Vec<u32>], kv: KvType) -> Vec<Vec<f32>> {
     prompts
         .iter()
         .map(|p| {
-            let mut cache = model.new_cache().unwrap();
+            let mut cache = KvCache::with_type(model.config(), model.config().context_length, kv).unwrap();
             let mut logits = vec![0f32; model.config().vocab_size];
             model.forward(p, 0, &mut cache, &mut logits).unwrap();
             logits
@@ -114,12 +119,14 @@ fn compute_pool_gives_bit_identical_results() {
     let p = prompt(40, 7, v);
     // Prefill (GEMM + split attention), then greedy decode (GEMV).
     assert_eq!(one.generate(&p, 12).unwrap(), pooled.generate(&p, 12).unwrap());
-    let want = alone(&one, std::slice::from_ref(&p));
-    let got = alone(&pooled, std::slice::from_ref(&p));
-    assert_eq!(want, got);
-    let want = alone(&one, &[p[..1].to_vec()]);
-    let got = alone(&pooled, &[p[..1].to_vec()]);
-    assert_eq!(want, got);
+    for kv in [KvType::F32, KvType::F16] {
+        let want = alone_with(&one, std::slice::from_ref(&p), kv);
+        let got = alone_with(&pooled, std::slice::from_ref(&p), kv);
+        assert_eq!(want, got, "{kv}");
+        let want = alone_with(&one, &[p[..1].to_vec()], kv);
+        let got = alone_with(&pooled, &[p[..1].to_vec()], kv);
+        assert_eq!(want, got, "{kv}");
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tern_inference::engine::{Engine, EngineConfig, EngineError, Event, FinishReason, Generation, Request};
 use tern_inference::gguf::GgufFile;
-use tern_inference::model::{synth_bytes, Model, SynthShape};
+use tern_inference::model::{argmax, synth_bytes, KvCache, KvType, Model, SynthShape};
 use tern_inference::sampler::SamplingParams;
 use tern_runtime::compute::ComputePool;
 
@@ -204,4 +204,43 @@ fn shutdown_deadline_cuts_what_is_left() {
         let (_, end) = collect(queued).await;
         assert_eq!(end, Event::Failed(EngineError::Cut));
     });
+}
+
+/// Greedy tokens with a KV cache of `kv` (what a slot of that type must give).
+fn greedy_with(m: &Model, kv: KvType, prompt: &[u32], n: usize) -> Vec<u32> {
+    let mut cache = KvCache::with_type(m.config(), SHAPE.context_length, kv).unwrap();
+    let mut logits = vec![0f32; SHAPE.vocab_size];
+    m.forward(prompt, 0, &mut cache, &mut logits).unwrap();
+    let mut out = Vec::new();
+    while out.len() < n {
+        let t = argmax(&logits);
+        out.push(t);
+        m.forward(&[t], cache.len(), &mut cache, &mut logits).unwrap();
+    }
+    out
+}
+
+#[test]
+fn engine_serves_with_f16_and_f32_kv_caches() {
+    let m = model();
+    let prompts: Vec<Vec<u32>> = (0..3).map(|i| prompt(6 + 11 * i, 20 + i as u32)).collect();
+    let m = Arc::new(m.with_pool(ComputePool::new(2)));
+    assert_eq!(EngineConfig::default().kv_type, KvType::F16);
+    for kv in [KvType::F16, KvType::F32] {
+        let want: Vec<Vec<u32>> = prompts.iter().map(|p| greedy_with(&m, kv, p, 10)).collect();
+        let m = m.clone();
+        let prompts = prompts.clone();
+        tern_runtime::block_on(async move {
+            let engine = Engine::start(m, Vec::new(), EngineConfig { kv_type: kv, ..config(2, 4) }).unwrap();
+            assert_eq!(engine.kv_type(), kv);
+            let gens: Vec<_> =
+                prompts.iter().map(|p| engine.submit(greedy(p.clone(), 10)).unwrap()).collect();
+            let handles: Vec<_> = gens.into_iter().map(|g| tern_runtime::spawn(collect(g))).collect();
+            for (h, want) in handles.into_iter().zip(&want) {
+                let (tokens, end) = h.await.unwrap();
+                assert_eq!(&tokens, want, "{kv}");
+                assert!(matches!(end, Event::Done(_)), "{kv}: {end:?}");
+            }
+        });
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tern_inference::gguf::{GgufError, GgufFile, GgufWriter, TensorType, Value};
 use tern_inference::model::{
-    argmax, synth_bytes, Activation, Arch, KvCache, Model, ModelConfig, ModelError, SynthShape,
+    argmax, synth_bytes, Activation, Arch, KvCache, KvType, Model, ModelConfig, ModelError, SynthShape,
 };
 use tern_kernels::formats::{float, i2s};
 use tern_kernels::GgmlType;
@@ -321,6 +321,21 @@ impl Reference {
     /// Logits of every token of `tokens` run from position 0, no cache: each position
     /// recomputes attention over all earlier keys.
     fn logits(&self, tokens: &[u32]) -> Vec<Vec<f64>> {
+        self.logits_kv(tokens, false)
+    }
+
+    /// [`Reference::logits`], with keys (after RoPE) and values rounded to f16 when
+    /// `f16_kv` (what an f16 KV cache stores).
+    fn logits_kv(&self, tokens: &[u32], f16_kv: bool) -> Vec<Vec<f64>> {
+        let kv_round = |x: Vec<f64>| {
+            if !f16_kv {
+                return x;
+            }
+            let bytes = float::f32_to_f16_bytes(&x.iter().map(|&v| v as f32).collect::<Vec<_>>());
+            let mut out = vec![0f32; x.len()];
+            float::f16_to_f32(&bytes, &mut out).unwrap();
+            out.into_iter().map(f64::from).collect()
+        };
         let (dim, hd) = (self.dim, self.hd);
         let n_layers = self.tensors.keys().filter(|k| k.ends_with("attn_norm.weight")).count();
         let embd = self.vec("token_embd.weight");
@@ -338,8 +353,8 @@ impl Reference {
                 self.rope(&mut q, p);
                 self.rope(&mut k, p);
                 qs.push(q);
-                ks.push(k);
-                vs.push(self.ternary_matmul(&b("attn_v"), &h));
+                ks.push(kv_round(k));
+                vs.push(kv_round(self.ternary_matmul(&b("attn_v"), &h)));
             }
             for (p, x) in xs.iter_mut().enumerate() {
                 let mut att = vec![0f64; dim];
@@ -410,11 +425,14 @@ fn rel_err(got: &[f32], want: &[f64]) -> f64 {
 const TOKENS: [u32; 8] = [1, 17, 300, 42, 511, 0, 99, 256];
 
 /// Prefill of 5 tokens, then 3 decode steps, each against the reference; then the 5
-/// prompt tokens decoded one by one must give the prefill's logits.
+/// prompt tokens decoded one by one must give the prefill's logits. F32 KV caches
+/// (exact, as the reference).
 fn check_against_reference(file: &GgufFile, reference: &Reference) {
     let model = Model::from_gguf(file).unwrap();
     let want = reference.logits(&TOKENS);
-    let mut cache = model.new_cache().unwrap();
+    let f32_cache =
+        || KvCache::with_type(model.config(), model.config().context_length, KvType::F32).unwrap();
+    let mut cache = f32_cache();
     let mut logits = vec![0f32; model.config().vocab_size];
     model.forward(&TOKENS[..5], 0, &mut cache, &mut logits).unwrap();
     assert_eq!(cache.len(), 5);
@@ -428,7 +446,7 @@ fn check_against_reference(file: &GgufFile, reference: &Reference) {
     }
     assert_eq!(cache.len(), 8);
 
-    let mut cache = model.new_cache().unwrap();
+    let mut cache = f32_cache();
     for (p, &t) in TOKENS[..5].iter().enumerate() {
         model.forward(&[t], p, &mut cache, &mut logits).unwrap();
         let e = rel_err(&logits, &want[p]);
@@ -474,6 +492,106 @@ fn forward_matches_reference_llama_cpp_bitnet_silu_scales_tied() {
 }
 
 // ---- cache, errors, generation ----
+
+/// Logits after each step of a `prefill`-token prompt then `decode` single tokens (fed
+/// the f32 run's greedy tokens, so both cache types see the same inputs).
+fn steps_with(model: &Model, kv: KvType, prefill: &[u32], decode: &[u32]) -> Vec<Vec<f32>> {
+    let mut cache = KvCache::with_type(model.config(), model.config().context_length, kv).unwrap();
+    assert_eq!(cache.kv_type(), kv);
+    let mut logits = vec![0f32; model.config().vocab_size];
+    model.forward(prefill, 0, &mut cache, &mut logits).unwrap();
+    let mut out = vec![logits.clone()];
+    for &t in decode {
+        model.forward(&[t], cache.len(), &mut cache, &mut logits).unwrap();
+        out.push(logits.clone());
+    }
+    out
+}
+
+/// `KL(softmax(p) ‖ softmax(q))` in f64.
+fn kl(p: &[f32], q: &[f32]) -> f64 {
+    let log_softmax = |x: &[f32]| {
+        let m = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+        let z = x.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+        x.iter().map(|&v| v as f64 - m - z).collect::<Vec<f64>>()
+    };
+    log_softmax(p).iter().zip(log_softmax(q)).map(|(a, b)| a.exp() * (a - b)).sum()
+}
+
+/// The f16 cache computes what it should: tern with an f16 cache matches the naive
+/// f64 reference whose keys and values are rounded to f16, as tightly as the f32
+/// cache matches the exact reference.
+#[test]
+fn f16_cache_matches_the_naive_reference_with_f16_keys_and_values() {
+    let file = tiny_file();
+    let model = Model::from_gguf(&file).unwrap();
+    let want = Reference::new(&file, "bitnet-b1.58", false).logits_kv(&TOKENS, true);
+    let got = steps_with(&model, KvType::F16, &TOKENS[..5], &TOKENS[5..]);
+    for (i, g) in got.iter().enumerate() {
+        let e = rel_err(g, &want[4 + i]);
+        assert!(e < 1e-4, "f16 cache, step {i}: relative error {e}");
+    }
+}
+
+/// f16 against f32 caches, 40-token prefill + 16 decode steps. Rounding keys and
+/// values to f16 (≤ 2⁻¹¹ each) flips a few int8 activation steps downstream, so the
+/// logits move by 2–3e-2 of their largest magnitude (the naive reference moves as much
+/// between f32 and f16 keys / values) while the distributions stay close (KL ≤ 1e-2).
+#[test]
+fn f16_cache_logits_stay_close_to_f32_cache_logits() {
+    for seed in [SEED, 8, 9] {
+        let model =
+            Model::from_gguf(&GgufFile::from_bytes(synth_bytes(SynthShape::TINY, seed).unwrap()).unwrap())
+                .unwrap();
+        let prompt: Vec<u32> = (0..40u32).map(|i| (i * 37 + seed as u32) % 512).collect();
+        let decode: Vec<u32> = (0..16u32).map(|i| (i * 101 + 7) % 512).collect();
+        let exact = steps_with(&model, KvType::F32, &prompt, &decode);
+        let half = steps_with(&model, KvType::F16, &prompt, &decode);
+        let (mut worst, mut worst_kl) = (0f64, 0f64);
+        for (step, (h, e)) in half.iter().zip(&exact).enumerate() {
+            let e64: Vec<f64> = e.iter().map(|&v| v as f64).collect();
+            let (err, kl) = (rel_err(h, &e64), kl(e, h));
+            assert!(err < 6e-2, "seed {seed} step {step}: f16 vs f32 cache relative error {err:.3e}");
+            assert!(kl < 2e-2, "seed {seed} step {step}: f16 vs f32 cache KL {kl:.3e}");
+            (worst, worst_kl) = (worst.max(err), worst_kl.max(kl));
+        }
+        // The f16 cache does round: the logits are close, not equal.
+        assert!(worst > 0.0, "seed {seed}: f16 cache gave the f32 cache's logits exactly");
+        eprintln!("seed {seed}: f16 vs f32 KV cache, max rel error {worst:.2e}, max KL {worst_kl:.2e}");
+    }
+}
+
+#[test]
+fn f16_cache_takes_half_the_memory_of_f32() {
+    let c = Model::from_gguf(&tiny_file()).unwrap().config().clone();
+    let f16 = KvCache::new(&c, 64).unwrap();
+    let f32 = KvCache::with_type(&c, 64, KvType::F32).unwrap();
+    assert_eq!(KvType::default(), KvType::F16);
+    assert_eq!(f16.kv_type(), KvType::F16);
+    assert_eq!(f32.kv_type(), KvType::F32);
+    // 2 (k and v) × n_layers × kv_dim × element bytes.
+    assert_eq!(f16.bytes_per_position(), 2 * c.n_layers * c.kv_dim() * 2);
+    assert_eq!(f32.bytes_per_position(), 2 * c.n_layers * c.kv_dim() * 4);
+    assert_eq!(f16.bytes(), 64 * f16.bytes_per_position());
+    assert_eq!(2 * f16.bytes(), f32.bytes());
+    assert!(KvCache::with_type(&c, 0, KvType::F32).is_err());
+    assert!(KvCache::with_type(&c, usize::MAX / 4, KvType::F16).is_err());
+}
+
+#[test]
+fn kv_type_parses_and_prints_its_cli_names() {
+    assert_eq!("f32".parse::<KvType>().unwrap(), KvType::F32);
+    assert_eq!("f16".parse::<KvType>().unwrap(), KvType::F16);
+    assert_eq!(" F16 ".parse::<KvType>().unwrap(), KvType::F16);
+    for bad in ["", "q8_0", "bf16", "f64"] {
+        let Err(ModelError::BadInput(msg)) = bad.parse::<KvType>() else { panic!("{bad:?} parsed") };
+        assert!(msg.contains("f16 or f32"), "{msg}");
+    }
+    for t in [KvType::F32, KvType::F16] {
+        assert_eq!(t.to_string().parse::<KvType>().unwrap(), t);
+        assert_eq!(t.element_bytes() * 8, t.name()[1..].parse::<usize>().unwrap());
+    }
+}
 
 #[test]
 fn forward_rejects_bad_input_and_full_context() {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use tern::inference::eval::perplexity;
+use tern::inference::eval::perplexity_with;
 use tern::inference::gguf::GgufFile;
 use tern::inference::model::Model;
 use tern::inference::tokenizer::Tokenizer;
@@ -22,6 +22,10 @@ pub(crate) struct EvalArgs {
     /// Window length in tokens (default: the model's context).
     #[arg(short = 'c', long)]
     ctx_size: Option<usize>,
+    /// KV cache type: f32 (exact, as the training script; the default here) or f16
+    /// (what generate and serve use by default).
+    #[arg(long = "cache-type", default_value = "f32")]
+    cache_type: tern::inference::model::KvType,
 }
 
 pub(crate) fn eval(args: EvalArgs) {
@@ -39,13 +43,14 @@ pub(crate) fn eval(args: EvalArgs) {
     let ids = tokenizer.encode(&text, false).unwrap_or_else(|e| fail(e));
     let window = args.ctx_size.unwrap_or(model.config().context_length);
     let started = Instant::now();
-    let p = perplexity(&model, &ids, window).unwrap_or_else(|e| fail(e));
+    let p = perplexity_with(&model, &ids, window, args.cache_type).unwrap_or_else(|e| fail(e));
     println!(
-        "{}: {} tokens, {} windows of {window}, {} predictions: NLL {:.5}, perplexity {:.3} ({:.1} s)",
+        "{}: {} tokens, {} windows of {window}, {} predictions, {} KV cache: NLL {:.5}, perplexity {:.3} ({:.1} s)",
         args.text.display(),
         ids.len(),
         p.windows,
         p.predictions,
+        args.cache_type,
         p.nll,
         p.perplexity(),
         started.elapsed().as_secs_f64()

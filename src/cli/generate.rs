@@ -28,6 +28,10 @@ pub(crate) struct GenerateArgs {
     /// Context size (default: the model's, at most 4096).
     #[arg(short = 'c', long)]
     ctx_size: Option<usize>,
+    /// KV cache type, keys and values alike: f16 (half the memory per position) or
+    /// f32 (exact). llama.cpp's --cache-type-k / --cache-type-v, as one flag.
+    #[arg(long = "cache-type", default_value = "f16")]
+    cache_type: tern::inference::model::KvType,
     /// Keep generating past end-of-generation tokens.
     #[arg(long)]
     ignore_eos: bool,
@@ -50,6 +54,7 @@ pub(crate) fn generate(args: GenerateArgs) {
                 parallel: 1,
                 ctx_size: args.ctx_size,
                 max_queue: 1,
+                kv_type: args.cache_type,
                 ..EngineConfig::default()
             },
             threads,

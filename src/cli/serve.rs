@@ -26,6 +26,10 @@ pub(crate) struct ServeArgs {
     /// Total context over all slots (each gets ctx-size / parallel).
     #[arg(short = 'c', long)]
     ctx_size: Option<usize>,
+    /// KV cache type, keys and values alike: f16 (half the memory per position) or
+    /// f32 (exact). llama.cpp's --cache-type-k / --cache-type-v, as one flag.
+    #[arg(long = "cache-type", default_value = "f16")]
+    cache_type: tern::inference::model::KvType,
     /// Requests that may wait for a slot; more get 503 + Retry-After.
     #[arg(long, default_value_t = 64)]
     max_queue: usize,
@@ -58,6 +62,7 @@ pub(crate) fn serve(args: ServeArgs) {
                 max_queue: args.max_queue,
                 batch_tokens: args.batch_size,
                 default_timeout: None,
+                kv_type: args.cache_type,
             },
             threads,
             default_max_tokens: args.n_predict,
@@ -71,9 +76,10 @@ pub(crate) fn serve(args: ServeArgs) {
             .unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
         let local = listener.local_addr().unwrap_or_else(|e| fail(e));
         eprintln!(
-            "tern serve: listening on http://{local} ({} slots of {} positions, queue {})",
+            "tern serve: listening on http://{local} ({} slots of {} positions, {} KV cache, queue {})",
             args.parallel,
             processor.engine().slot_context(),
+            processor.engine().kv_type(),
             args.max_queue
         );
         let server_config = ServerConfig {

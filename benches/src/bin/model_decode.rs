@@ -1,7 +1,7 @@
 //! Prefill and decode tokens/s of the BitNet forward pass on a `tern synth` model.
 //!
 //! ```text
-//! cargo run --release -p tern-benches --bin model_decode -- [MODEL.gguf] [--shape 2b4t]
+//! cargo run --release -p tern-benches --bin model_decode -- [MODEL.gguf] [--shape 2b4t] [--kv-cache]
 //! ```
 //!
 //! Without a model path it writes `$TMPDIR/tern-synth-<shape>.gguf` first (2b4t: 1.18 GB,
@@ -12,19 +12,26 @@
 //! bytes read per decoded token and the bandwidth that implies, beside bitnet.cpp's figures
 //! for this shape as the issue quotes them (10.8 tokens/s decode, 29.5 tokens/s prefill of
 //! 64 tokens, 2 threads: a claim, not measured here; no bitnet.cpp build is available).
+//!
+//! `--kv-cache` instead compares the KV cache types at a long position: a 512-token
+//! prefill into an f32 and an f16 cache, then 16 decode steps from position 512
+//! (rewinding to 512 each round; rounds alternate between the caches, best of 5), on 1
+//! and 2 threads.
 
 use std::time::Instant;
 
-use tern_inference::model::{argmax, synth, HeadFormat, KvCache, Model, SeqStep, SynthShape};
+use tern_inference::model::{argmax, synth, HeadFormat, KvCache, KvType, Model, SeqStep, SynthShape};
 use tern_runtime::compute::ComputePool;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut path = None;
     let mut shape = "2b4t".to_string();
+    let mut kv_only = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--shape" => shape = args.next().expect("--shape needs a value"),
+            "--kv-cache" => kv_only = true,
             _ => path = Some(std::path::PathBuf::from(a)),
         }
     }
@@ -48,6 +55,10 @@ fn main() {
     }
     let pools: Vec<Option<ComputePool>> =
         threads.iter().map(|&n| (n > 1).then(|| ComputePool::new(n))).collect();
+    if kv_only {
+        kv_table(model, &threads, &pools);
+        return;
+    }
     let head_bytes =
         |m: &Model| m.weights().head().rows() as f64 * m.weights().head().row_bytes(0).len() as f64;
     let body_bytes = file_bytes as f64 - head_bytes(&model);
@@ -96,6 +107,54 @@ fn main() {
                 "| {:?} | {n} | {seqs} | {ms:.1} | {rate:.2} | {:.2}x |",
                 model.weights().head().ggml_type(),
                 rate / base
+            );
+        }
+    }
+}
+
+/// Prefill and decode tokens/s at position 512 with each KV cache type: both caches
+/// are prefilled, then decode rounds alternate between them (best of 5 each), so load
+/// from elsewhere hits both alike.
+fn kv_table(mut model: Model, threads: &[usize], pools: &[Option<ComputePool>]) {
+    const AT: usize = 512;
+    const KINDS: [KvType; 2] = [KvType::F32, KvType::F16];
+    let prompt: Vec<u32> = (1..=AT as u32).collect();
+    println!("| KV cache | bytes / position | threads | prefill {AT} tokens, tokens/s | decode at {AT}, tokens/s | decode ms / token |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (n, pool) in threads.iter().zip(pools) {
+        model = match pool {
+            Some(p) => model.with_pool(p.clone()),
+            None => model.without_pool(),
+        };
+        let vocab = model.config().vocab_size;
+        let mut runs: Vec<(KvCache, Vec<f32>, f64)> = KINDS
+            .iter()
+            .map(|&kv| {
+                let mut cache = KvCache::with_type(model.config(), AT + 16, kv).expect("cache");
+                let mut logits = vec![0f32; vocab];
+                let t = Instant::now();
+                model.forward(&prompt, 0, &mut cache, &mut logits).expect("prefill");
+                (cache, logits, AT as f64 / t.elapsed().as_secs_f64())
+            })
+            .collect();
+        let mut best = [0f64; KINDS.len()];
+        for _ in 0..5 {
+            for ((cache, prefill_logits, _), best) in runs.iter_mut().zip(&mut best) {
+                let mut logits = prefill_logits.clone();
+                let t = Instant::now();
+                for i in 0..16 {
+                    let tok = argmax(&logits);
+                    model.forward(&[tok], AT + i, cache, &mut logits).expect("decode");
+                }
+                *best = best.max(16.0 / t.elapsed().as_secs_f64());
+            }
+        }
+        for ((cache, _, prefill), best) in runs.iter().zip(best) {
+            println!(
+                "| {} | {} | {n} | {prefill:.2} | {best:.2} | {:.1} |",
+                cache.kv_type(),
+                cache.bytes_per_position(),
+                1e3 / best
             );
         }
     }

@@ -1,6 +1,9 @@
-//! [`EngineConfig`]: slots, context, queue and step sizes (flag names as llama-server's).
+//! [`EngineConfig`]: slots, context, KV cache type, queue and step sizes (flag names as
+//! llama-server's).
 
 use std::time::Duration;
+
+use crate::model::KvType;
 
 /// How an [`Engine`](super::Engine) is sized.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,11 +23,22 @@ pub struct EngineConfig {
     pub batch_tokens: usize,
     /// Timeout applied to requests that carry none. Default `None` (no limit).
     pub default_timeout: Option<Duration>,
+    /// How the slots' KV caches store keys and values (`--cache-type`, llama-server's
+    /// `--cache-type-k` / `--cache-type-v`). Default [`KvType::F16`]: half the memory
+    /// of [`KvType::F32`] per position.
+    pub kv_type: KvType,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { parallel: 4, ctx_size: None, max_queue: 64, batch_tokens: 256, default_timeout: None }
+        EngineConfig {
+            parallel: 4,
+            ctx_size: None,
+            max_queue: 64,
+            batch_tokens: 256,
+            default_timeout: None,
+            kv_type: KvType::default(),
+        }
     }
 }
 

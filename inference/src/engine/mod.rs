@@ -2,7 +2,7 @@
 //!
 //! | file | one job |
 //! | --- | --- |
-//! | `config.rs` | [`EngineConfig`] (`--parallel`, `--ctx-size`, `--max-queue`, `--batch-size`) |
+//! | `config.rs` | [`EngineConfig`] (`--parallel`, `--ctx-size`, `--max-queue`, `--batch-size`, `--cache-type`) |
 //! | `request.rs` | [`Request`] in, [`Event`]s out on a [`Generation`] stream |
 //! | `error.rs` | [`EngineError`] (overload with a retry hint, timeouts, shutdown) |
 //! | `metrics.rs` | [`EngineMetrics`] and their Prometheus text |
@@ -69,7 +69,7 @@ pub use error::EngineError;
 pub use metrics::{EngineMetrics, TTFT_BUCKETS};
 pub use request::{Event, FinishReason, Finished, Generation, Request};
 
-use crate::model::{KvCache, Model};
+use crate::model::{KvCache, KvType, Model};
 use crate::sampler::Sampler;
 use scheduler::Scheduler;
 use slot::Slot;
@@ -97,6 +97,7 @@ struct Shared {
     mean_request_nanos: AtomicU64,
     vocab_size: usize,
     slot_context: usize,
+    kv_type: KvType,
     default_timeout: Option<Duration>,
 }
 
@@ -160,7 +161,7 @@ impl Engine {
         let slots = (0..parallel)
             .map(|_| {
                 Ok(Slot {
-                    cache: KvCache::new(c, slot_context)
+                    cache: KvCache::with_type(c, slot_context, config.kv_type)
                         .map_err(|e| EngineError::BadRequest(e.to_string()))?,
                     logits: vec![0.0; c.vocab_size],
                     seq: None,
@@ -176,6 +177,7 @@ impl Engine {
             mean_request_nanos: AtomicU64::new(0),
             vocab_size: c.vocab_size,
             slot_context,
+            kv_type: config.kv_type,
             default_timeout: config.default_timeout,
         });
         EngineMetrics::set(&shared.metrics.slots, parallel as u64);
@@ -262,6 +264,11 @@ impl Engine {
         self.shared.slot_context
     }
 
+    /// How the slots' KV caches store keys and values ([`EngineConfig::kv_type`]).
+    pub fn kv_type(&self) -> KvType {
+        self.shared.kv_type
+    }
+
     /// Whether a shutdown has begun (new requests are refused).
     pub fn is_shutting_down(&self) -> bool {
         self.shared.closing.load(Ordering::Acquire)
@@ -293,6 +300,7 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("slot_context", &self.shared.slot_context)
+            .field("kv_type", &self.shared.kv_type)
             .field("closing", &self.is_shutting_down())
             .finish_non_exhaustive()
     }

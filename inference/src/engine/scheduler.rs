@@ -238,7 +238,7 @@ impl Scheduler {
         let n = self.shared.metrics.slots.load(std::sync::atomic::Ordering::Relaxed) as usize;
         (0..n)
             .map(|_| Slot {
-                cache: KvCache::new(self.model.config(), self.slot_context)
+                cache: KvCache::with_type(self.model.config(), self.slot_context, self.shared.kv_type)
                     .expect("slot size was checked at start"),
                 logits: vec![0.0; self.model.config().vocab_size],
                 seq: None,

@@ -361,20 +361,18 @@ impl Model {
             let (t, head) = (part / c.n_heads, part % c.n_heads);
             let (i, p) = at[t];
             let seen = p + 1; // causal: positions 0..=p
-            let (keys, values) = caches[i].layer(layer, seen);
+            let cache = caches[i];
             let kvo = (head / group) * hd;
             let q = &q[t * dim + head * hd..t * dim + (head + 1) * hd];
             SCORES.with_borrow_mut(|scores| {
                 scores.resize(seen, 0.0);
                 for (j, sc) in scores.iter_mut().enumerate() {
-                    let k = &keys[j * kv_dim + kvo..j * kv_dim + kvo + hd];
-                    *sc = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+                    *sc = cache.dot_key(layer, j, kvo, q) * scale;
                 }
                 ops::softmax(scores);
                 out.fill(0.0);
                 for (j, &p) in scores.iter().enumerate() {
-                    let v = &values[j * kv_dim + kvo..j * kv_dim + kvo + hd];
-                    out.iter_mut().zip(v).for_each(|(o, &v)| *o += p * v);
+                    cache.axpy_value(layer, j, kvo, p, out);
                 }
             });
         };

@@ -6,7 +6,7 @@
 //! | `config.rs` | [`ModelConfig`] from GGUF metadata (`bitnet-b1.58`, `bitnet-25`, `bitnet-1.58`, `bitnet`) |
 //! | `weights.rs` | [`ModelWeights`]: every tensor by llama.cpp's name, shape-checked |
 //! | `head.rs` | [`HeadFormat`], [`ModelWeights::requantize_head`]: the output head re-encoded at load (`f16`, `q8`, `q4`) |
-//! | `kv_cache.rs` | [`KvCache`]: per-sequence f32 keys / values, fixed context |
+//! | `kv_cache.rs` | [`KvCache`]: per-sequence keys / values in f16 or f32 ([`KvType`]), fixed context |
 //! | `forward.rs` | [`Model`]: the forward pass (prefill through GEMM, decode through GEMV), batched steps over several sequences ([`Model::forward_batch`]), greedy [`Model::generate`] |
 //! | `parallel.rs` | products split by rows across a [`ComputePool`](tern_runtime::compute::ComputePool) |
 //! | `synth.rs` | [`synth`]: random ternary weights in a real `I2_S` GGUF at any [`SynthShape`] |
@@ -35,6 +35,6 @@ pub use config::{Activation, Arch, ModelConfig};
 pub use error::ModelError;
 pub use forward::{argmax, Model, SeqStep};
 pub use head::HeadFormat;
-pub use kv_cache::KvCache;
+pub use kv_cache::{KvCache, KvType};
 pub use synth::{synth, synth_bytes, SynthShape};
 pub use weights::{LayerWeights, Linear, ModelWeights};
