@@ -230,18 +230,7 @@ impl Processor {
     ) -> Result<ProcessingResult, ProcessError> {
         let timeout = params.timeout.unwrap_or(self.config.timeout);
         let started = Instant::now();
-        let mut stream = self.generate_stream(prompt, params)?;
-        let collect = async {
-            let mut text = String::new();
-            while let Some(token) = stream.next_token().await {
-                let token = token?;
-                text.push_str(&token.text);
-                if let Some(done) = token.finish {
-                    return Ok((text, done));
-                }
-            }
-            Err(ProcessError::Lost)
-        };
+        let collect = self.generate_stream(prompt, params)?.collect_text();
         let (text, done) = match tern_reactor::time::timeout(timeout, collect).await {
             Ok(res) => res?,
             Err(_) => return Err(crate::engine::EngineError::TimedOut { timeout }.into()),

@@ -77,6 +77,23 @@ impl TokenStream {
         std::future::poll_fn(|cx| self.poll_token(cx)).await
     }
 
+    /// The whole remaining text and how the request ended (dropping this future
+    /// cancels the request).
+    ///
+    /// Errors: the request's failure ([`ProcessError::Engine`]), or
+    /// [`ProcessError::Lost`] if the stream ended without a final item.
+    pub async fn collect_text(mut self) -> Result<(String, Completion), ProcessError> {
+        let mut text = String::new();
+        while let Some(token) = self.next_token().await {
+            let token = token?;
+            text.push_str(&token.text);
+            if let Some(done) = token.finish {
+                return Ok((text, done));
+            }
+        }
+        Err(ProcessError::Lost)
+    }
+
     /// Polls for the next piece (what [`next_token`](Self::next_token) awaits).
     pub fn poll_next_token(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Token, ProcessError>>> {
         self.poll_token(cx)

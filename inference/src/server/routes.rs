@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::engine::EngineError;
-use crate::processor::{GenerateParams, ProcessError, TokenStream};
+use crate::processor::{GenerateParams, ProcessError};
 
 use super::openai::{error_body, usage, ChatRequest, Common, CompletionRequest, Envelope, Kind, Prompt};
 use super::sse::SseBody;
@@ -234,22 +234,9 @@ async fn run(
         r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return Ok(r);
     }
-    let (text, done) = collect(stream).await?;
+    let (text, done) = stream.collect_text().await?;
     Ok(json_reply(
         StatusCode::OK,
         &env.response(&text, done.reason, usage(done.prompt_tokens, done.completion_tokens)),
     ))
-}
-
-/// The whole text of a stream (dropping this future cancels the request).
-async fn collect(mut stream: TokenStream) -> Result<(String, crate::processor::Completion), ProcessError> {
-    let mut text = String::new();
-    while let Some(token) = stream.next_token().await {
-        let token = token?;
-        text.push_str(&token.text);
-        if let Some(done) = token.finish {
-            return Ok((text, done));
-        }
-    }
-    Err(ProcessError::Lost)
 }
