@@ -120,3 +120,44 @@ fn notify_waiters_races_first_poll() {
         th.join().unwrap();
     });
 }
+
+/// A queued waiter is dropped while one thread calls `notify_waiters` and
+/// another `notify_one`: whichever lands on the waiter (or on no waiter), the
+/// `notify_one` is not lost, so a `Notified` created afterwards completes at once;
+/// and a waiter woken by `notify_waiters` (completing by its slot, without the
+/// lock) never touches an entry that was already taken out of the queue.
+#[test]
+fn drop_races_notify_waiters_and_notify_one() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let mut first = Box::pin(notify.notified());
+        assert!(poll_once(first.as_mut()).is_pending());
+        let n2 = notify.clone();
+        let all = thread::spawn(move || n2.notify_waiters());
+        let n3 = notify.clone();
+        let one = thread::spawn(move || n3.notify_one());
+        drop(first);
+        all.join().unwrap();
+        one.join().unwrap();
+        assert!(poll_once(pin!(notify.notified())).is_ready());
+    });
+}
+
+/// A waiter parked on the lock-free path (`block_on` re-polls it after each
+/// wake-up) while `notify_waiters` runs twice from another thread: it completes,
+/// and a second waiter created after both calls is not completed by them.
+#[test]
+fn woken_waiter_completes_without_the_lock() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let waiter = notify.notified();
+        let n2 = notify.clone();
+        let th = thread::spawn(move || {
+            n2.notify_waiters();
+            n2.notify_waiters();
+        });
+        block_on(waiter);
+        th.join().unwrap();
+        assert!(poll_once(pin!(notify.notified())).is_pending());
+    });
+}

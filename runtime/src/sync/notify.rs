@@ -7,17 +7,24 @@
 //! upper bits. Waiters sit in a FIFO [`SlabList`] behind `waiters`.
 //!
 //! - `notify_one` sets NOTIFIED with a CAS when the state is not WAITING (no lock);
-//!   otherwise it takes the lock and marks the front waiter notified.
+//!   otherwise it takes the lock, unqueues the front waiter and marks it notified.
 //! - A `Notified` consumes NOTIFIED with a CAS; otherwise it takes the lock and
 //!   re-reads the state: it consumes a permit stored meanwhile, or sets WAITING
 //!   and queues. WAITING is only set or cleared under the lock, and `notify_one`
 //!   only leaves the lock-free path while the state is WAITING, so a permit is
 //!   either stored (and seen by the waiter's re-read under the lock) or given to
 //!   a queued waiter: never lost.
-//! - `notify_waiters` bumps the counter and drains the queue under the lock. A
-//!   `Notified` remembers the counter when it is created and completes as soon as
-//!   it sees a different one, so it receives every `notify_waiters` call made after
-//!   its creation, even before its first poll.
+//! - `notify_waiters` bumps the counter: with a CAS when the state is not WAITING
+//!   (no lock), otherwise under the lock while draining the queue. A `Notified`
+//!   remembers the counter when it is created and completes as soon as it sees a
+//!   different one, so it receives every `notify_waiters` call made after its
+//!   creation, even before its first poll.
+//! - A queued waiter shares one atomic word with its queue entry (`Slot`). A
+//!   notifier removes the entry from the queue and writes the slot in the same
+//!   critical section, so a woken waiter completes by reading its slot, without
+//!   the lock; it takes the lock only to renew its waker or to leave the queue,
+//!   and then reads the slot again under the lock (where a zero slot means its
+//!   entry is still queued under its key).
 
 use std::fmt;
 use std::future::Future;
@@ -26,7 +33,9 @@ use std::task::{ready, Context, Poll, Waker};
 
 use super::waiters::{set_waker, SlabList, WakeList};
 use crate::coop;
-use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering::SeqCst};
+use crate::loom::{
+    Arc, AtomicUsize, Mutex, MutexGuard, Ordering::Acquire, Ordering::Release, Ordering::SeqCst,
+};
 
 const EMPTY: usize = 0;
 const WAITING: usize = 1;
@@ -74,17 +83,22 @@ pub struct Notify {
 
 struct Waiter {
     waker: Option<Waker>,
-    notified: Option<Kind>,
+    slot: Slot,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// By `notify_one` (or a hand-off); `store`: hand it on as a permit if the
-    /// `Notified` is dropped and nobody else waits.
-    One { store: bool },
-    /// By `notify_waiters`.
-    All,
-}
+/// What a queued waiter was notified by, shared between its queue entry and its
+/// `Notified`: `PENDING` while queued, then one of the `BY_*` values, written
+/// once, under the lock, as the entry leaves the queue.
+type Slot = Arc<AtomicUsize>;
+
+const PENDING: usize = 0;
+/// By `notify_one` (or a hand-off): hand it on as a permit if the `Notified` is
+/// dropped before completing and nobody else waits.
+const BY_ONE_STORE: usize = 1;
+/// By `notify_one_waiter`: hand it on to a waiter only.
+const BY_ONE: usize = 2;
+/// By `notify_waiters`.
+const BY_ALL: usize = 3;
 
 impl Notify {
     /// A `Notify` with no stored permit.
@@ -141,15 +155,13 @@ impl Notify {
         let mut curr = self.state.load(SeqCst);
         loop {
             if get_state(curr) == WAITING {
-                let key = list.pop_front().expect("WAITING with an empty queue");
-                let waiter = list.get_mut(key);
-                waiter.notified = Some(Kind::One { store });
-                let waker = waiter.waker.take();
+                let waiter = list.take_front().expect("WAITING with an empty queue");
+                waiter.slot.store(if store { BY_ONE_STORE } else { BY_ONE }, Release);
                 if list.is_empty() {
                     // Nobody changes a WAITING state without the lock.
                     self.state.store(set_state(curr, EMPTY), SeqCst);
                 }
-                return waker;
+                return waiter.waker;
             }
             if !store {
                 return None;
@@ -164,15 +176,24 @@ impl Notify {
     /// Wakes every task waiting now: every [`Notified`] created before this call
     /// completes, whether or not it was polled yet. Stores no permit.
     pub fn notify_waiters(&self) {
+        // Nobody queued: bumping the counter is all there is to do. The CAS fails
+        // if a waiter queues (sets WAITING) meanwhile; then drain under the lock.
+        let mut curr = self.state.load(SeqCst);
+        while get_state(curr) != WAITING {
+            match self.state.compare_exchange(curr, curr.wrapping_add(CALL_ONE), SeqCst, SeqCst) {
+                Ok(_) => return,
+                Err(actual) => curr = actual,
+            }
+        }
         let mut wakers = WakeList::new();
         {
             let mut list = self.waiters.lock();
             let curr = self.state.load(SeqCst);
             if get_state(curr) == WAITING {
-                while let Some(key) = list.pop_front() {
-                    let waiter = list.get_mut(key);
-                    waiter.notified = Some(Kind::All);
-                    wakers.push(waiter.waker.take());
+                wakers.reserve(list.len());
+                while let Some(waiter) = list.take_front() {
+                    waiter.slot.store(BY_ALL, Release);
+                    wakers.push(waiter.waker);
                 }
                 self.state.store(set_state(curr.wrapping_add(CALL_ONE), EMPTY), SeqCst);
             } else {
@@ -204,8 +225,8 @@ impl fmt::Debug for Notify {
 enum Stage {
     /// Not registered yet.
     Init,
-    /// Queued under this key.
-    Waiting(usize),
+    /// Queued under this key, sharing this slot with the queue entry.
+    Waiting(usize, Slot),
     /// Completed.
     Done,
 }
@@ -235,17 +256,21 @@ impl Notified<'_> {
         let notify = self.notify;
         match self.stage {
             Stage::Done => Poll::Ready(()),
-            Stage::Waiting(key) => {
-                let mut list = notify.waiters.lock();
-                let waiter = list.get_mut(key);
-                if waiter.notified.is_some() {
-                    list.remove(key);
+            Stage::Waiting(key, ref slot) => {
+                // Woken: the notifier already took the entry out of the queue.
+                if slot.load(Acquire) != PENDING {
                     self.stage = Stage::Done;
                     return Poll::Ready(());
                 }
-                if let Some(w) = waker {
-                    set_waker(&mut waiter.waker, w);
+                let Some(w) = waker else { return Poll::Pending };
+                let mut list = notify.waiters.lock();
+                if slot.load(Acquire) != PENDING {
+                    drop(list);
+                    self.stage = Stage::Done;
+                    return Poll::Ready(());
                 }
+                // Still PENDING under the lock: the entry is queued under `key`.
+                set_waker(&mut list.get_mut(key).waker, w);
                 Poll::Pending
             }
             Stage::Init => {
@@ -267,6 +292,7 @@ impl Notified<'_> {
                         Err(actual) => curr = actual,
                     }
                 }
+                let slot = Slot::new(AtomicUsize::new(PENDING));
                 let mut list = notify.waiters.lock();
                 let mut curr = notify.state.load(SeqCst);
                 loop {
@@ -288,8 +314,8 @@ impl Notified<'_> {
                         Err(actual) => curr = actual,
                     }
                 }
-                let key = list.push_back(Waiter { waker: waker.cloned(), notified: None });
-                self.stage = Stage::Waiting(key);
+                let key = list.push_back(Waiter { waker: waker.cloned(), slot: slot.clone() });
+                self.stage = Stage::Waiting(key, slot);
                 Poll::Pending
             }
         }
@@ -311,23 +337,34 @@ impl Future for Notified<'_> {
 
 impl Drop for Notified<'_> {
     fn drop(&mut self) {
-        let Stage::Waiting(key) = self.stage else { return };
+        let Stage::Waiting(key, ref slot) = self.stage else { return };
         let notify = self.notify;
-        let mut list = notify.waiters.lock();
-        let waiter = list.remove(key);
-        if list.is_empty() {
-            let curr = notify.state.load(SeqCst);
-            if get_state(curr) == WAITING {
-                notify.state.store(set_state(curr, EMPTY), SeqCst);
-            }
+        if slot.load(Acquire) == BY_ALL {
+            // Nothing to hand on, and the entry is gone.
+            return;
         }
-        if let Some(Kind::One { store }) = waiter.notified {
-            // Picked by `notify_one` but never completed: pass it on.
-            let waker = notify.notify_locked(&mut list, store);
-            drop(list);
-            if let Some(w) = waker {
-                w.wake();
+        let mut list = notify.waiters.lock();
+        let store = match slot.load(Acquire) {
+            PENDING => {
+                // Still queued under `key`: leave the queue.
+                list.remove(key);
+                if list.is_empty() {
+                    let curr = notify.state.load(SeqCst);
+                    if get_state(curr) == WAITING {
+                        notify.state.store(set_state(curr, EMPTY), SeqCst);
+                    }
+                }
+                return;
             }
+            BY_ONE_STORE => true,
+            BY_ONE => false,
+            _ => return,
+        };
+        // Picked by `notify_one` but never completed: pass it on.
+        let waker = notify.notify_locked(&mut list, store);
+        drop(list);
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 }
@@ -336,7 +373,7 @@ impl fmt::Debug for Notified<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let stage = match self.stage {
             Stage::Init => "init",
-            Stage::Waiting(_) => "waiting",
+            Stage::Waiting(..) => "waiting",
             Stage::Done => "done",
         };
         f.debug_struct("Notified").field("stage", &stage).finish()

@@ -4,20 +4,26 @@
 //! # Protocol
 //!
 //! `permits` holds the permits that are *not* assigned to any waiter, shifted left
-//! by one, with the low bit as the CLOSED flag. Waiters sit in a FIFO queue (a
-//! [`SlabList`]) behind `waiters`, each with the number of permits it still needs.
+//! by two, with the CLOSED flag in bit 0 and the QUEUED flag (the wait queue is
+//! not empty) in bit 1. Waiters sit in a FIFO queue (a [`SlabList`]) behind
+//! `waiters`, each with the number of permits it still needs.
 //!
 //! - Acquiring first tries a CAS on `permits` (no lock). If that fails it takes the
-//!   lock, takes whatever `permits` holds (up to what it needs) and queues itself
-//!   for the rest.
-//! - Releasing always takes the lock and hands the permits to the queue in FIFO
-//!   order; only what is left over goes back to `permits`.
+//!   lock, and in one CAS takes whatever `permits` holds (up to what it needs) and
+//!   sets QUEUED; then it queues itself for the rest.
+//! - Releasing adds the permits with a CAS while QUEUED is clear (no lock). While
+//!   it is set, it takes the lock and hands the permits to the queue in FIFO
+//!   order; what is left over goes back to `permits`, clearing QUEUED if the
+//!   queue is now empty.
 //!
-//! Permits are only ever *added* to `permits` under the lock, and a waiter queues
-//! only after emptying it under the same lock, so while anyone is queued
+//! QUEUED is set and cleared only under the lock, and set in the same CAS that
+//! empties `permits`; a lock-free release is a CAS that expects QUEUED clear. So
+//! the two are ordered by that word: either the release lands first and the
+//! queuing waiter's CAS fails and re-reads the new permits, or the waiter lands
+//! first and the release's CAS fails and takes the lock. While anyone is queued
 //! `permits` stays at zero: a newcomer can never overtake a queued waiter (not
 //! even a smaller one behind a large waiter at the head), and a release can never
-//! miss a waiter that queued (the two are ordered by the lock; no lost wake-up).
+//! miss a waiter that queued (no lost wake-up).
 //! A waiter may be assigned permits in several steps; if its future is dropped
 //! first, the permits it got so far are released again, to the next waiters.
 
@@ -32,7 +38,8 @@ use crate::coop;
 use crate::loom::{AtomicUsize, Mutex, MutexGuard, Ordering};
 
 const CLOSED: usize = 1;
-const SHIFT: u32 = 1;
+const QUEUED: usize = 2;
+const SHIFT: u32 = 2;
 
 /// A counting semaphore: a pool of permits that tasks acquire and give back.
 ///
@@ -62,7 +69,7 @@ const SHIFT: u32 = 1;
 /// });
 /// ```
 pub struct Semaphore {
-    /// Unassigned permits << SHIFT | CLOSED.
+    /// Unassigned permits << SHIFT | QUEUED | CLOSED.
     permits: AtomicUsize,
     waiters: Mutex<Waitlist>,
 }
@@ -153,6 +160,23 @@ impl Semaphore {
         if n == 0 {
             return;
         }
+        // Nobody queued: one CAS. It fails if a waiter queues meanwhile.
+        let mut curr = self.permits.load(Ordering::Acquire);
+        while curr & QUEUED == 0 {
+            assert!(
+                (curr >> SHIFT) + n <= Self::MAX_PERMITS,
+                "a semaphore may not have more than MAX_PERMITS permits"
+            );
+            match self.permits.compare_exchange_weak(
+                curr,
+                curr + (n << SHIFT),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => curr = actual,
+            }
+        }
         self.release_locked(n, self.waiters.lock());
     }
 
@@ -180,10 +204,13 @@ impl Semaphore {
         let mut wakers = WakeList::new();
         {
             let mut list = self.waiters.lock();
-            self.permits.fetch_or(CLOSED, Ordering::Release);
             list.closed = true;
             while let Some(key) = list.queue.pop_front() {
                 wakers.push(list.queue.get_mut(key).waker.take());
+            }
+            let prev = self.permits.fetch_or(CLOSED, Ordering::AcqRel);
+            if prev & QUEUED == QUEUED {
+                self.permits.fetch_and(!QUEUED, Ordering::AcqRel);
             }
         }
         wakers.wake_all();
@@ -311,7 +338,8 @@ impl Semaphore {
     }
 
     /// Hands `n` permits to the queue in FIFO order, puts the rest back into
-    /// `permits`, releases the lock, then wakes every waiter it completed.
+    /// `permits` (clearing QUEUED: the queue is then empty), releases the lock,
+    /// then wakes every waiter it completed.
     fn release_locked(&self, n: usize, mut list: MutexGuard<'_, Waitlist>) {
         let mut wakers = WakeList::new();
         let mut rem = n;
@@ -327,11 +355,20 @@ impl Semaphore {
             }
         }
         if rem > 0 {
-            let prev = self.permits.fetch_add(rem << SHIFT, Ordering::Release);
-            assert!(
-                (prev >> SHIFT) + rem <= Self::MAX_PERMITS,
-                "a semaphore may not have more than MAX_PERMITS permits"
-            );
+            let mut curr = self.permits.load(Ordering::Acquire);
+            loop {
+                assert!(
+                    (curr >> SHIFT) + rem <= Self::MAX_PERMITS,
+                    "a semaphore may not have more than MAX_PERMITS permits"
+                );
+                let next = (curr + (rem << SHIFT)) & !QUEUED;
+                match self.permits.compare_exchange_weak(curr, next, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => break,
+                    Err(actual) => curr = actual,
+                }
+            }
+        } else if list.queue.is_empty() {
+            self.permits.fetch_and(!QUEUED, Ordering::AcqRel);
         }
         drop(list);
         wakers.wake_all();
@@ -369,7 +406,8 @@ impl Semaphore {
             Err(TryAcquireError::NoPermits) => {}
         }
 
-        // Slow path: under the lock, take what is there and queue for the rest.
+        // Slow path: under the lock, take what is there and (in the same CAS)
+        // mark the queue non-empty, then queue for the rest.
         let mut list = self.waiters.lock();
         let mut curr = self.permits.load(Ordering::Acquire);
         let taken = loop {
@@ -377,15 +415,11 @@ impl Semaphore {
                 return Poll::Ready(Err(AcquireError(())));
             }
             let take = (curr >> SHIFT).min(num);
-            if take == 0 {
-                break 0;
+            let next = if take == num { curr - (take << SHIFT) } else { (curr - (take << SHIFT)) | QUEUED };
+            if next == curr {
+                break take;
             }
-            match self.permits.compare_exchange_weak(
-                curr,
-                curr - (take << SHIFT),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self.permits.compare_exchange_weak(curr, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break take,
                 Err(actual) => curr = actual,
             }
@@ -444,6 +478,8 @@ impl Drop for Acquire<'_> {
         let acquired = self.num - list.queue.remove(key).needed;
         if acquired > 0 {
             self.sem.release_locked(acquired, list);
+        } else if list.queue.is_empty() {
+            self.sem.permits.fetch_and(!QUEUED, Ordering::AcqRel);
         }
     }
 }

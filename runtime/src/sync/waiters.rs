@@ -47,6 +47,17 @@ impl<T> SlabList<T> {
         key
     }
 
+    /// Number of stored entries (linked or not).
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Unlinks and frees the front entry, returning its value.
+    pub(crate) fn take_front(&mut self) -> Option<T> {
+        let key = self.front()?;
+        Some(self.remove(key))
+    }
+
     /// Key of the entry at the front of the queue.
     pub(crate) fn front(&self) -> Option<usize> {
         (self.head != NIL).then_some(self.head)
@@ -104,6 +115,11 @@ pub(crate) struct WakeList {
 impl WakeList {
     pub(crate) fn new() -> Self {
         WakeList::default()
+    }
+
+    /// Makes room for `n` more wakers without reallocating.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.rest.reserve(n.saturating_sub(1));
     }
 
     pub(crate) fn push(&mut self, waker: Option<Waker>) {
