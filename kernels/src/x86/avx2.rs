@@ -2,18 +2,24 @@
 //!
 //! Per block: one aligned 32-byte load, shifts by 6 / 4 / 2 / 0 and `& 3` give the four
 //! code vectors (see [`crate::ternary`]); per token, four `maddubs` against the block's
-//! four 32-byte activation vectors give 16 `i16` lanes of pair sums.
+//! four 32-byte activation vectors give 16 `i16` lanes of pair sums. The GEMM tile
+//! walks a block quarter by quarter (one code vector per row, one activation vector
+//! per token) to keep its 2 × 4 accumulators in registers.
 //!
 //! Exactness: codes are `0..=2` and activations `-128..=127`, so one `maddubs` lane (two
 //! products) lies in `[-512, 508]` and never saturates, and the four of one block sum to
 //! `[-2048, 2032]`. The integer kernel adds whole blocks into `i16` lanes for at most
 //! [`CHUNK`] = 16 blocks (`[-32768, 32512]`: no wrap, even with hand-built -128
-//! activations), then widens with `_mm256_madd_epi16(acc, ones)` into `i32` lanes. The
+//! activations; the partial sums of up to 64 `maddubs` lanes stay in that range too,
+//! whatever the order), then widens with `_mm256_madd_epi16(acc, ones)` into `i32` lanes. The
 //! per-block kernel widens every block (it needs each block's dot).
 
 use std::arch::x86_64::*;
 
-use super::{hsum, hsum4, lane_params, load_acts, load_codes, prefetch_next, scaled_step, Tile};
+use super::{
+    code_q, hsum, hsum4, lane_params, load_act_quarter, load_acts, load_block, load_codes, prefetch_next,
+    scaled_step, Tile,
+};
 use crate::ternary::PackedBlock;
 
 /// Blocks accumulated in `i16` before widening to `i32` (see the module docs).
@@ -31,6 +37,30 @@ fn block_i16(c: &[__m256i; 4], x: &[__m256i; 4]) -> __m256i {
     let p2 = _mm256_maddubs_epi16(c[2], x[2]);
     let p3 = _mm256_maddubs_epi16(c[3], x[3]);
     _mm256_add_epi16(_mm256_add_epi16(p0, p1), _mm256_add_epi16(p2, p3))
+}
+
+/// Adds quarter `q` of block `b` (columns `32q .. 32q + 32`, codes `c` of the R rows)
+/// into the `i16` accumulators of every (row, token) pair.
+///
+/// # Safety
+///
+/// Every `xs[j]` is valid for reads of `128 · (b + 1)` bytes.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn quarter<const R: usize, const T: usize>(
+    c: &[__m256i; R],
+    xs: &[*const i8; T],
+    b: usize,
+    q: usize,
+    acc: &mut [[__m256i; T]; R],
+) {
+    for (j, p) in xs.iter().enumerate() {
+        // SAFETY: in bounds by the caller's contract.
+        let x = unsafe { load_act_quarter(*p, b, q) };
+        for (c, acc) in c.iter().zip(acc.iter_mut()) {
+            acc[j] = _mm256_add_epi16(acc[j], _mm256_maddubs_epi16(*c, x));
+        }
+    }
 }
 
 impl Tile for Avx2 {
@@ -59,18 +89,22 @@ impl Tile for Avx2 {
                         acc[0] = _mm256_add_epi16(acc[0], block_i16(&c, &x));
                     }
                 } else {
-                    // GEMM: the R rows' decoded codes stay in registers for all T tokens.
-                    let mut c = [[_mm256_setzero_si256(); 4]; R];
-                    for (c, row) in c.iter_mut().zip(rows) {
+                    // GEMM, one 32-column quarter of the block at a time, so the tile's
+                    // registers hold R packed rows, their R decoded quarters, one token's
+                    // activations and the R × T accumulators (2 + 2 + 1 + 8 of the 16 for
+                    // the 2 × 4 tile): each activation load feeds R `maddubs`, each
+                    // decoded quarter T.
+                    let mut raw = [_mm256_setzero_si256(); R];
+                    for (v, row) in raw.iter_mut().zip(rows) {
                         // SAFETY: as above.
-                        *c = unsafe { load_codes(*row, b) };
+                        *v = unsafe { load_block(*row, b) };
                     }
-                    for (j, p) in xs.iter().enumerate() {
-                        // SAFETY: as above.
-                        let x = unsafe { load_acts(*p, b) };
-                        for (c, acc) in c.iter().zip(acc16.iter_mut()) {
-                            acc[j] = _mm256_add_epi16(acc[j], block_i16(c, &x));
-                        }
+                    // SAFETY (each quarter): as above.
+                    unsafe {
+                        quarter::<R, T>(&raw.map(|v| code_q::<6>(v)), xs, b, 0, &mut acc16);
+                        quarter::<R, T>(&raw.map(|v| code_q::<4>(v)), xs, b, 1, &mut acc16);
+                        quarter::<R, T>(&raw.map(|v| code_q::<2>(v)), xs, b, 2, &mut acc16);
+                        quarter::<R, T>(&raw.map(|v| code_q::<0>(v)), xs, b, 3, &mut acc16);
                     }
                 }
             }

@@ -34,8 +34,8 @@ use crate::ternary::{PackedBlock, Scales, TernaryMatrix};
 
 /// Rows per GEMV tile (one token).
 pub(crate) const GEMV_ROWS: usize = 4;
-/// Rows per GEMM tile.
-pub(crate) const GEMM_ROWS: usize = 1;
+/// Rows per GEMM tile: each activation vector loaded feeds this many rows.
+pub(crate) const GEMM_ROWS: usize = 2;
 /// Tokens per GEMM tile: each weight block loaded is reused for this many tokens.
 pub(crate) const GEMM_TOKENS: usize = 4;
 
@@ -334,9 +334,41 @@ fn decode(v: __m256i) -> [__m256i; 4] {
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn load_codes(row: *const PackedBlock, b: usize) -> [__m256i; 4] {
+    // SAFETY: the caller's contract.
+    decode(unsafe { load_block(row, b) })
+}
+
+/// The raw 32 bytes of block `b` of the row at `row`.
+///
+/// # Safety
+///
+/// `row` is valid for reads of `b + 1` blocks.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn load_block(row: *const PackedBlock, b: usize) -> __m256i {
     // SAFETY: in bounds by the caller's contract; `PackedBlock` is 32 bytes and
     // 32-byte aligned, as the aligned load requires.
-    decode(unsafe { _mm256_load_si256(row.add(b).cast::<__m256i>()) })
+    unsafe { _mm256_load_si256(row.add(b).cast::<__m256i>()) }
+}
+
+/// One code vector of a raw block: `SHIFT` 6, 4, 2, 0 give columns `0..32`, `32..64`,
+/// `64..96`, `96..128` (as [`decode`]).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn code_q<const SHIFT: i32>(v: __m256i) -> __m256i {
+    _mm256_and_si256(_mm256_srli_epi16::<SHIFT>(v), _mm256_set1_epi8(3))
+}
+
+/// The 32 activations of quarter `q` (columns `32q .. 32q + 32`) of block `b`.
+///
+/// # Safety
+///
+/// `x` is valid for reads of `128 · (b + 1)` bytes and `q < 4`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn load_act_quarter(x: *const i8, b: usize, q: usize) -> __m256i {
+    // SAFETY: in bounds by the caller's contract; unaligned load.
+    unsafe { _mm256_loadu_si256(x.add(b * 128 + q * 32).cast::<__m256i>()) }
 }
 
 /// Loads the 4 × 32 activations of block `b` of the token at `x`.
