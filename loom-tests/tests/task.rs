@@ -563,6 +563,78 @@ fn abort_races_pending_poll() {
     });
 }
 
+/// An `AbortHandle` aborts from one thread and is then dropped there, while a
+/// second thread drops (detaches) the JoinHandle and the task (which yields
+/// once, then completes) runs on a third. Whichever of the AbortHandle, the
+/// JoinHandle, the registry or the poller lets go last frees the cell, exactly
+/// once; the future is dropped once, and the output, if produced, once.
+#[test]
+fn abort_handle_races_completion_and_join_handle_drop() {
+    loom::model(|| {
+        let sched = Sched::new();
+        let counters = Counters::new();
+        let fut = Tracked::new(&counters, |cx, n| {
+            if n == 0 {
+                cx.waker().wake_by_ref();
+                false
+            } else {
+                true
+            }
+        });
+        let (jh, notified) = spawn(fut, &sched);
+        let ah = jh.abort_handle();
+        assert_eq!(ah.id(), jh.id());
+
+        let aborter = thread::spawn(move || {
+            ah.abort();
+            drop(ah);
+        });
+        let dropper = thread::spawn(move || drop(jh));
+
+        notified.run();
+        sched.run_until_idle();
+        aborter.join().unwrap();
+        dropper.join().unwrap();
+        sched.run_until_idle();
+
+        assert!(counters.completed() <= 1);
+        assert_eq!(counters.output_drops(), counters.completed(), "the output was not dropped once");
+        assert_eq!(counters.future_drops(), 1);
+        sched.assert_quiescent();
+    });
+}
+
+/// A clone of an `AbortHandle` aborts, from another thread, a task that never
+/// completes on its own, racing its first poll (before it, during it, or once the
+/// task is idle and the abort must schedule it): the JoinHandle gets the
+/// cancellation and the original AbortHandle, kept here, reports it finished.
+#[test]
+fn abort_handle_clone_cancels_idle_task() {
+    loom::model(|| {
+        let sched = Sched::new();
+        let counters = Counters::new();
+        let fut = Tracked::new(&counters, |_, _| false);
+        let (mut jh, notified) = spawn(fut, &sched);
+        let ah = jh.abort_handle();
+        let clone = ah.clone();
+
+        let aborter = thread::spawn(move || clone.abort());
+
+        notified.run();
+        sched.run_until_idle();
+        aborter.join().unwrap();
+        sched.run_until_idle();
+
+        let err = expect_ready(&mut jh).err().expect("the future never completes");
+        assert!(err.is_cancelled());
+        assert!(ah.is_finished());
+        assert_eq!(counters.future_drops(), 1);
+        drop(jh);
+        drop(ah);
+        sched.assert_quiescent();
+    });
+}
+
 // ---------------------------------------------------------------------------
 // (d) JoinHandle dropped racing completion
 // ---------------------------------------------------------------------------

@@ -176,6 +176,25 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Waits for `future` on this thread by parking it between polls: the one wait
+/// behind the blocking bridges (`blocking_send`, `blocking_recv`, `blocking_lock`),
+/// named `what` in the panic message.
+///
+/// # Panics
+/// On a thread that drives a runtime (a worker, or inside `block_on`): parking
+/// it would stall the tasks it runs, possibly the very one that would wake it.
+#[track_caller]
+pub(crate) fn block_on_thread<F: Future>(what: &str, future: F) -> F::Output {
+    if context::is_entered() {
+        panic!(
+            "Cannot block the current thread from within a runtime: `{what}` was called on a \
+             thread that drives asynchronous tasks (a worker or `block_on`). Await the async \
+             version instead, or call it from `spawn_blocking` or a thread outside the runtime."
+        );
+    }
+    park_on(future)
+}
+
 /// Starts a multi-thread runtime (one worker per core, I/O and timers enabled),
 /// runs `future` on this thread to completion, then shuts the runtime down.
 ///

@@ -304,3 +304,64 @@ fn waker_outliving_its_task_and_runtime_frees_it() {
         });
     }
 }
+
+#[test]
+fn abort_handles_free_their_tasks_in_any_drop_order() {
+    for flavor in ALL.iter().copied() {
+        no_leak(&format!("{flavor:?}"), move || {
+            let rt = flavor.build();
+            let n = 3_000;
+            let drops = Arc::new(AtomicUsize::new(0));
+            let mut kept = Vec::new();
+            let mut joins = Vec::new();
+            for i in 0..n {
+                let c = DropCounter(drops.clone());
+                let jh = rt.spawn(async move {
+                    let _c = c;
+                    if i % 2 == 0 {
+                        pending::<()>().await;
+                    }
+                });
+                let ah = jh.abort_handle();
+                let clone = ah.clone();
+                match i % 3 {
+                    // The AbortHandles go first; the task then ends on its own
+                    // or by abort through the JoinHandle.
+                    0 => {
+                        drop((ah, clone));
+                        joins.push(jh);
+                    }
+                    // Detached: the AbortHandles outlive the JoinHandle and abort.
+                    1 => {
+                        drop(jh);
+                        ah.abort();
+                        kept.push((ah, clone));
+                    }
+                    // Both kinds kept until after the runtime is gone.
+                    _ => {
+                        ah.abort();
+                        joins.push(jh);
+                        kept.push((ah, clone));
+                    }
+                }
+            }
+            rt.block_on(async {
+                for jh in joins {
+                    jh.abort();
+                    let _ = jh.await;
+                }
+            });
+            assert!(drive_until(&rt, Duration::from_secs(10), || rt.metrics().num_alive_tasks() == 0));
+            assert_eq!(drops.load(SeqCst), n);
+            drop(rt);
+            // The last references to these 2000 task cells: freed on another thread.
+            std::thread::spawn(move || {
+                for (ah, clone) in kept {
+                    assert!(ah.is_finished() && clone.is_finished());
+                }
+            })
+            .join()
+            .unwrap();
+        });
+    }
+}

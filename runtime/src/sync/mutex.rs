@@ -78,6 +78,31 @@ impl<T> Mutex<T> {
         }
     }
 
+    /// Takes the lock from synchronous code: [`lock`](Mutex::lock), parking the
+    /// calling OS thread (not spinning) until the lock is handed to it, in the
+    /// same FIFO order as the async waiters.
+    ///
+    /// # Panics
+    /// When called on a thread that drives a runtime (a worker, or inside
+    /// `block_on`), where it would stall the tasks: use `lock().await` there.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tern_runtime::sync::Mutex;
+    ///
+    /// let m = Arc::new(Mutex::new(0));
+    /// let m2 = m.clone();
+    /// std::thread::spawn(move || *m2.blocking_lock() += 1).join().unwrap();
+    /// tern_runtime::block_on(async move {
+    ///     *m.lock().await += 1;
+    ///     assert_eq!(*m.lock().await, 2);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
+        crate::runtime::block_on_thread("Mutex::blocking_lock", self.lock())
+    }
+
     /// [`lock`](Mutex::lock) on an `Arc<Mutex<T>>`, with a `'static` guard that
     /// owns a clone of the `Arc`. Cancel safe.
     pub async fn lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {

@@ -294,6 +294,33 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Waits for the value from synchronous code: awaits the receiver, parking
+    /// the calling OS thread (not spinning) until the value is sent or the
+    /// sender is dropped.
+    ///
+    /// # Errors
+    /// [`RecvError`] if the sender was dropped without sending (or the receiver
+    /// was closed before a value came, or the value was already taken).
+    ///
+    /// # Panics
+    /// When called on a thread that drives a runtime (a worker, or inside
+    /// `block_on`), where it would stall the tasks: use `.await` there.
+    ///
+    /// ```
+    /// use tern_runtime::sync::oneshot;
+    ///
+    /// let (tx, rx) = oneshot::channel();
+    /// let waiter = std::thread::spawn(move || rx.blocking_recv());
+    /// tern_runtime::block_on(async move {
+    ///     tern_runtime::spawn(async move { tx.send(7).unwrap() }).await.unwrap();
+    /// });
+    /// assert_eq!(waiter.join().unwrap(), Ok(7));
+    /// ```
+    #[track_caller]
+    pub fn blocking_recv(self) -> Result<T, RecvError> {
+        crate::runtime::block_on_thread("oneshot::Receiver::blocking_recv", self)
+    }
+
     /// Takes the value if it was sent, without waiting.
     ///
     /// Errors: [`TryRecvError::Empty`] if the sender may still send,

@@ -9,6 +9,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::abort::{abort_task, AbortHandle};
 use super::raw::{Header, Panicked};
 use super::Id;
 use crate::coop;
@@ -50,11 +51,17 @@ impl<T> JoinHandle<T> {
     /// (at once if it is idle), and awaiting the handle gives a `JoinError` with
     /// [`JoinError::is_cancelled`]. No effect on a task that already completed.
     pub fn abort(&self) {
-        let header = self.header();
-        if header.state.transition_to_notified_and_cancel() {
-            // SAFETY: the transition counted the reference handed to the scheduler.
-            unsafe { (header.vtable.schedule)(self.raw) }
-        }
+        // SAFETY: the handle's reference keeps the task alive.
+        unsafe { abort_task(self.raw) }
+    }
+
+    /// An [`AbortHandle`] for this task: it can cancel the task from anywhere
+    /// (it is `Clone + Send + Sync`) without owning the output, which this
+    /// handle still receives.
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.header().state.ref_inc();
+        // SAFETY: the reference just counted is the AbortHandle's.
+        unsafe { AbortHandle::from_raw(self.raw) }
     }
 
     /// `true` once the task's future has finished, panicked or been cancelled.

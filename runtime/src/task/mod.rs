@@ -2,7 +2,8 @@
 //!
 //! A task is one heap allocation (`raw::Cell`) holding its header, its scheduler
 //! handle, the JoinHandle's waker and its stage (future, then output). References
-//! to it are counted in the state word (`state.rs`); the types below each own one.
+//! to it are counted in the state word (`state.rs`); the types below, the
+//! `JoinHandle` and every [`AbortHandle`] each own one.
 //!
 //! Structured concurrency on top of tasks: [`JoinSet`] (join in completion
 //! order), [`Nursery`] (a scope no child outlives), [`CancelToken`] (tree-shaped
@@ -10,6 +11,7 @@
 //! `futures` join/select combinators), [`task_local!`](crate::task_local) and
 //! [`dag`] (graphs of async processors).
 
+mod abort;
 mod builder;
 mod cancel;
 pub mod dag;
@@ -30,6 +32,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
+pub use abort::AbortHandle;
 pub use builder::Builder;
 pub use cancel::{CancelToken, DropGuard, WaitForCancellation, WaitForCancellationOwned};
 pub use id::Id;

@@ -3,8 +3,8 @@
 //! Bits 0..5 are flags, the rest counts references (`REF_ONE` each). Every
 //! transition is one compare-and-swap loop, so a flag change and the reference it
 //! implies can never be observed apart. References are held by: the `JoinHandle`,
-//! the owned-task registry, each `Waker`, and a `Notified` sitting in a run queue
-//! (which becomes the running reference while it is polled).
+//! each `AbortHandle`, the owned-task registry, each `Waker`, and a `Notified`
+//! sitting in a run queue (which becomes the running reference while it is polled).
 
 use crate::loom::{AtomicUsize, Ordering::*};
 

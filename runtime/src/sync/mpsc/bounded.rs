@@ -106,6 +106,39 @@ impl<T> Sender<T> {
         }
     }
 
+    /// Sends `value` from synchronous code: [`Sender::send`], parking the calling
+    /// OS thread (not spinning) until a slot is free.
+    ///
+    /// # Errors
+    /// The value comes back in a [`SendError`] if the receiver closed or was
+    /// dropped (before or while waiting).
+    ///
+    /// # Panics
+    /// When called on a thread that drives a runtime (a worker, or inside
+    /// `block_on`), where it would stall the tasks: use `send(..).await` there.
+    ///
+    /// ```
+    /// use tern_runtime::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::channel(1);
+    /// let producer = std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         tx.blocking_send(i).unwrap(); // waits while the slot is taken
+    ///     }
+    /// });
+    /// tern_runtime::block_on(async move {
+    ///     for i in 0..3 {
+    ///         assert_eq!(rx.recv().await, Some(i));
+    ///     }
+    ///     assert_eq!(rx.recv().await, None);
+    /// });
+    /// producer.join().unwrap();
+    /// ```
+    #[track_caller]
+    pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        crate::runtime::block_on_thread("mpsc::Sender::blocking_send", self.send(value))
+    }
+
     /// Sends `value` if a slot is free now, never waiting.
     ///
     /// Errors: [`TrySendError::Full`] when every slot is taken or other senders
@@ -352,6 +385,39 @@ impl<T> Receiver<T> {
     /// Cancel safety: dropping the future loses no message.
     pub async fn recv(&mut self) -> Option<T> {
         poll_fn(|cx| poll_recv(&self.chan, cx)).await
+    }
+
+    /// Receives the next message from synchronous code: [`Receiver::recv`],
+    /// parking the calling OS thread (not spinning) until a message arrives or
+    /// the channel closes.
+    ///
+    /// Returns `None` once the channel is closed and drained, as `recv` does.
+    ///
+    /// # Panics
+    /// When called on a thread that drives a runtime (a worker, or inside
+    /// `block_on`), where it would stall the tasks: use `recv().await` there.
+    ///
+    /// ```
+    /// use tern_runtime::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::channel(4);
+    /// let consumer = std::thread::spawn(move || {
+    ///     let mut got = Vec::new();
+    ///     while let Some(v) = rx.blocking_recv() {
+    ///         got.push(v);
+    ///     }
+    ///     got
+    /// });
+    /// tern_runtime::block_on(async move {
+    ///     for i in 0..3 {
+    ///         tx.send(i).await.unwrap();
+    ///     }
+    /// }); // `tx` dropped: the consumer's loop ends
+    /// assert_eq!(consumer.join().unwrap(), [0, 1, 2]);
+    /// ```
+    #[track_caller]
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        crate::runtime::block_on_thread("mpsc::Receiver::blocking_recv", self.recv())
     }
 
     /// Receives up to `limit` messages into `buffer` (appended), waiting for at

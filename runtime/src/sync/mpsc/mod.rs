@@ -18,6 +18,11 @@
 //! Every await point spends one unit of the task's co-operative budget
 //! ([`crate::coop`]) when it completes.
 //!
+//! Synchronous code (a plain thread, a `spawn_blocking` job) talks to async code
+//! through [`Sender::blocking_send`], [`Receiver::blocking_recv`] and
+//! [`UnboundedReceiver::blocking_recv`], which park the calling thread; they
+//! panic on a thread that drives a runtime.
+//!
 //! ```
 //! use tern_runtime::sync::mpsc;
 //!

@@ -120,6 +120,32 @@ impl<T> UnboundedReceiver<T> {
         poll_fn(|cx| poll_recv(&self.chan, cx)).await
     }
 
+    /// Receives the next message from synchronous code:
+    /// [`UnboundedReceiver::recv`], parking the calling OS thread (not spinning)
+    /// until a message arrives or the channel closes.
+    ///
+    /// Returns `None` once every sender is gone (or the receiver closed) and the
+    /// buffer is drained, as `recv` does.
+    ///
+    /// # Panics
+    /// When called on a thread that drives a runtime (a worker, or inside
+    /// `block_on`), where it would stall the tasks: use `recv().await` there.
+    ///
+    /// ```
+    /// use tern_runtime::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::unbounded_channel();
+    /// let consumer = std::thread::spawn(move || rx.blocking_recv());
+    /// tern_runtime::block_on(async move {
+    ///     tern_runtime::spawn(async move { tx.send("hi").unwrap() }).await.unwrap();
+    /// });
+    /// assert_eq!(consumer.join().unwrap(), Some("hi"));
+    /// ```
+    #[track_caller]
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        crate::runtime::block_on_thread("mpsc::UnboundedReceiver::blocking_recv", self.recv())
+    }
+
     /// Receives up to `limit` messages into `buffer`, waiting for at least one;
     /// `0` means `limit` was 0 or the channel is closed and drained. Cancel safe.
     pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
