@@ -91,8 +91,12 @@ pub fn perplexity_with(
     Ok(Perplexity { nll: total / predictions as f64, predictions, windows: windows.len() })
 }
 
-/// `-ln softmax(logits)[target]`, in f64.
-fn nll(logits: &[f32], target: u32) -> f64 {
+/// Negative log-likelihood of `target` under `logits`: `-ln softmax(logits)[target]`,
+/// computed in f64 with the max subtracted (no overflow for any finite logits).
+///
+/// # Panics
+/// If `target` is not an index into `logits`.
+pub fn nll(logits: &[f32], target: u32) -> f64 {
     let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
     let sum: f64 = logits.iter().map(|&v| (v as f64 - max).exp()).sum();
     max + sum.ln() - logits[target as usize] as f64

@@ -8,7 +8,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{nll, parse, Json, Read};
+use common::{parse, Json, Read};
+use tern_inference::eval::nll;
 use tern_inference::model::Model;
 
 fn models_dir() -> PathBuf {

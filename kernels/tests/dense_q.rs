@@ -1,15 +1,11 @@
-//! Quantized output heads: `Q4_0` packing byte for byte against hand-made blocks,
-//! `Q4_0` / `Q8_0` round-trip error bounds, and the SIMD `Q8_0` / `Q4_0` (and F16) dense
-//! GEMV / GEMM against the scalar path on random shapes, ragged row ranges and token
-//! counts, through the f32-activation entry points (`Q8_0` / `Q4_0`: activations
-//! quantized to `Q8_0` blocks on every path; `tests/dense_q8.rs` checks those products
-//! in detail).
+//! Quantized output-head formats: `Q4_0` packing byte for byte against hand-made
+//! blocks, hostile lengths, and `Q4_0` / `Q8_0` round-trip error bounds. The products
+//! on these formats (every path against the scalar reference, bit for bit) are in
+//! `tests/dense_q8.rs`; the F16 head's in `tests/simd.rs`.
 
-use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tern_kernels::dispatch::{Kernels, Path};
-use tern_kernels::formats::{float, q4_0, q8_0, GgmlType};
+use tern_kernels::formats::{q4_0, q8_0, GgmlType};
 use tern_kernels::DenseMatrix;
 
 // ---- Q4_0 format ----
@@ -115,127 +111,5 @@ fn round_trip_error_bounds() {
                 assert!((a - b).abs() <= bound, "Q8_0 scale {scale}: {a} -> {b}, bound {bound}");
             }
         }
-    }
-}
-
-// ---- SIMD against scalar ----
-
-/// The SIMD paths this CPU runs (notes when there are none).
-fn simd_paths() -> Vec<Kernels> {
-    let ks: Vec<Kernels> = Path::ALL
-        .into_iter()
-        .filter(|&p| p != Path::Scalar && p.is_implemented())
-        .filter_map(|p| Kernels::with_path(p).ok())
-        .collect();
-    if ks.is_empty() {
-        eprintln!("note: no SIMD path runs on this CPU; the dense SIMD checks are skipped");
-    }
-    ks
-}
-
-fn head(ty: GgmlType, rows: usize, cols: usize, rng: &mut StdRng) -> DenseMatrix {
-    let vals: Vec<f32> = (0..rows * cols).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-    let bytes = match ty {
-        GgmlType::F16 => float::f32_to_f16_bytes(&vals),
-        GgmlType::Q8_0 => q8_0::quantize(&vals).unwrap(),
-        GgmlType::Q4_0 => q4_0::quantize(&vals).unwrap(),
-        _ => unreachable!(),
-    };
-    DenseMatrix::new(ty, rows, cols, bytes).unwrap()
-}
-
-/// GEMV and GEMM over `rows` of `w` on every SIMD path against the scalar path: equal up
-/// to the order of the f32 sums, `|got - want| <= 1e-5 · Σ_k |w_k x_k| + 1e-30`.
-fn check(w: &DenseMatrix, xs: &[f32], rows: std::ops::Range<usize>) {
-    let cols = w.cols();
-    let n = xs.len() / cols;
-    let nr = rows.len();
-    let scalar = Kernels::scalar();
-    let mut want = vec![0f32; n * nr];
-    scalar.dense_gemm(w, xs, rows.clone(), &mut want).unwrap();
-    // Σ |w x| per (token, row), from the scalar dequantization.
-    let mut mag = vec![0f64; n * nr];
-    let mut row = vec![0f32; cols];
-    for (i, r) in rows.clone().enumerate() {
-        w.dequantize_row(r, &mut row).unwrap();
-        for t in 0..n {
-            mag[t * nr + i] = row.iter().zip(&xs[t * cols..]).map(|(a, b)| (a * b).abs() as f64).sum();
-        }
-    }
-    for k in simd_paths() {
-        let mut got = vec![0f32; n * nr];
-        k.dense_gemm(w, xs, rows.clone(), &mut got).unwrap();
-        let mut got_v = vec![0f32; nr];
-        k.dense_gemv(w, &xs[..cols], rows.clone(), &mut got_v).unwrap();
-        let ok = |g: f32, w: f32, m: f64| (g as f64 - w as f64).abs() <= 1e-5 * m + 1e-30;
-        for (j, (&g, &wv)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                ok(g, wv, mag[j]),
-                "{:?} {:?} gemm token {} row {}: {g} vs {wv}",
-                k.path(),
-                w.ggml_type(),
-                j / nr.max(1),
-                j % nr.max(1)
-            );
-        }
-        for (i, (&g, &wv)) in got_v.iter().zip(&want).enumerate() {
-            assert!(ok(g, wv, mag[i]), "{:?} {:?} gemv row {i}: {g} vs {wv}", k.path(), w.ggml_type());
-        }
-    }
-}
-
-#[test]
-fn quantized_heads_match_scalar_on_fixed_shapes() {
-    let mut rng = StdRng::seed_from_u64(22);
-    for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16] {
-        for &(rows, cols, n) in &[(1, 32, 1), (3, 64, 2), (7, 96, 5), (16, 256, 4), (5, 992, 9), (9, 2560, 3)]
-        {
-            let w = head(ty, rows, cols, &mut rng);
-            let xs: Vec<f32> = (0..n * cols).map(|_| rng.random_range(-2.0f32..2.0)).collect();
-            check(&w, &xs, 0..rows);
-            if rows > 2 {
-                check(&w, &xs, 1..rows - 1);
-            }
-            check(&w, &xs, rows / 2..rows / 2);
-        }
-    }
-}
-
-#[test]
-fn quantized_heads_reject_bad_shapes_on_every_path() {
-    let mut rng = StdRng::seed_from_u64(23);
-    for ty in [GgmlType::Q8_0, GgmlType::Q4_0] {
-        let w = head(ty, 4, 64, &mut rng);
-        for k in simd_paths().into_iter().chain([Kernels::scalar()]) {
-            assert!(k.dense_gemv(&w, &[0.0; 63], 0..4, &mut [0.0; 4]).is_err());
-            assert!(k.dense_gemv(&w, &[0.0; 64], 0..5, &mut [0.0; 5]).is_err());
-            assert!(k.dense_gemv(&w, &[0.0; 64], 0..4, &mut [0.0; 3]).is_err());
-            assert!(k.dense_gemm(&w, &[0.0; 127], 0..4, &mut [0.0; 8]).is_err());
-            assert!(k.dense_gemm(&w, &[0.0; 128], 1..4, &mut [0.0; 8]).is_err());
-            k.dense_gemm(&w, &[], 0..4, &mut []).unwrap();
-        }
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
-
-    #[test]
-    fn quantized_heads_match_scalar_on_random_shapes(
-        seed in any::<u64>(),
-        q4 in any::<bool>(),
-        rows in 1usize..24,
-        blocks in 1usize..40,
-        n in 1usize..10,
-        a in any::<prop::sample::Index>(),
-        b in any::<prop::sample::Index>(),
-    ) {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let ty = if q4 { GgmlType::Q4_0 } else { GgmlType::Q8_0 };
-        let cols = 32 * blocks;
-        let w = head(ty, rows, cols, &mut rng);
-        let xs: Vec<f32> = (0..n * cols).map(|_| rng.random_range(-3.0f32..3.0)).collect();
-        let (s, e) = (a.index(rows + 1), b.index(rows + 1));
-        check(&w, &xs, s.min(e)..s.max(e));
     }
 }

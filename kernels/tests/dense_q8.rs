@@ -364,6 +364,13 @@ fn q8_products_reject_bad_shapes_on_every_path() {
             k.dense_gemm_q8(&w, &Q8Acts::from_f32(&[], 64).unwrap(), 0..4, &mut []).unwrap();
             k.dense_gemm_q8(&w, &a64x2, 2..2, &mut []).unwrap();
             assert!(k.quantize_q8(&[0.0; 40], 40).is_err());
+            // The f32-activation entry points check the same shapes.
+            assert!(k.dense_gemv(&w, &[0.0; 63], 0..4, &mut [0.0; 4]).is_err());
+            assert!(k.dense_gemv(&w, &[0.0; 64], 0..5, &mut [0.0; 5]).is_err());
+            assert!(k.dense_gemv(&w, &[0.0; 64], 0..4, &mut [0.0; 3]).is_err());
+            assert!(k.dense_gemm(&w, &[0.0; 127], 0..4, &mut [0.0; 8]).is_err());
+            assert!(k.dense_gemm(&w, &[0.0; 128], 1..4, &mut [0.0; 8]).is_err());
+            k.dense_gemm(&w, &[], 0..4, &mut []).unwrap();
             assert_eq!(k.quantize_q8(&[0.5; 128], 64).unwrap(), a64x2);
         }
     }

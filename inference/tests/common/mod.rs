@@ -54,10 +54,3 @@ pub fn max_rel_err(a: &[f32], b: &[f32]) -> f64 {
     let scale = b.iter().map(|&y| (y as f64).abs()).fold(0.0, f64::max);
     diff / scale
 }
-
-/// `-log softmax(logits)[target]` in f64.
-pub fn nll(logits: &[f32], target: u32) -> f64 {
-    let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
-    let sum: f64 = logits.iter().map(|&v| (v as f64 - max).exp()).sum();
-    (max + sum.ln()) - logits[target as usize] as f64
-}
