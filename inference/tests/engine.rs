@@ -139,6 +139,21 @@ fn dropping_a_generation_frees_its_slot() {
 }
 
 #[test]
+fn stopping_a_generation_frees_its_slot_and_counts_as_completed() {
+    tern_runtime::block_on(async {
+        let engine = Engine::start(Arc::new(model()), Vec::new(), config(1, 4)).unwrap();
+        let mut g = engine.submit(greedy(prompt(4, 1), 240)).unwrap();
+        assert!(matches!(g.next_event().await, Some(Event::Token(_))));
+        g.stop(); // the client is done (a stop string matched)
+        wait_until(|| engine.metrics().active_slots.load(Ordering::Relaxed) == 0).await;
+        let m = engine.metrics();
+        assert_eq!(m.completed.load(Ordering::Relaxed), 1);
+        assert_eq!(m.cancelled.load(Ordering::Relaxed), 0);
+        assert!(m.generated_tokens.load(Ordering::Relaxed) < 240);
+    });
+}
+
+#[test]
 fn expired_timeout_fails_the_request() {
     tern_runtime::block_on(async {
         let engine = Engine::start(Arc::new(model()), Vec::new(), config(1, 4)).unwrap();

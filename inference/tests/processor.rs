@@ -83,6 +83,15 @@ fn stop_string_ends_the_text_before_it() {
         assert_eq!(r.text, before, "stop {stop:?}");
         assert_eq!(r.finish_reason, FinishReason::Stop);
         assert!(r.tokens_generated < 24);
+        // The engine counts a stop-string end as completed, not as a cancel.
+        let m = p.engine().metrics();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while m.active_slots.load(Ordering::Relaxed) != 0 {
+            assert!(Instant::now() < deadline, "the stopped request's slot was never freed");
+            tern_reactor::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(m.completed.load(Ordering::Relaxed), 2);
+        assert_eq!(m.cancelled.load(Ordering::Relaxed), 0);
     });
 }
 

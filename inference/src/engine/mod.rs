@@ -129,6 +129,7 @@ struct Queued {
     events: UnboundedSender<Event>,
     submitted: Instant,
     timeout: Option<Duration>,
+    stopped: Arc<AtomicBool>,
 }
 
 /// What a graceful shutdown did.
@@ -228,13 +229,15 @@ impl Engine {
             Sampler::new(request.params.clone()).map_err(|e| EngineError::BadRequest(e.to_string()))?;
         let (events, rx) = mpsc::unbounded_channel();
         let timeout = request.timeout.or(s.default_timeout);
-        let queued = Queued { request, sampler, events, submitted: Instant::now(), timeout };
+        let stopped = Arc::new(AtomicBool::new(false));
+        let queued =
+            Queued { request, sampler, events, submitted: Instant::now(), timeout, stopped: stopped.clone() };
         // Count it before the scheduler can take it (it decrements on admission).
         EngineMetrics::add(&s.metrics.queue_depth, 1);
         match self.submit.queue.try_send(queued) {
             Ok(()) => {
                 EngineMetrics::add(&s.metrics.submitted, 1);
-                Ok(Generation { events: rx })
+                Ok(Generation { events: rx, stopped })
             }
             Err(e) => {
                 EngineMetrics::add(&s.metrics.queue_depth, u64::MAX);

@@ -2,6 +2,8 @@
 //! [`Generation`] stream).
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -86,9 +88,18 @@ pub enum Event {
 #[derive(Debug)]
 pub struct Generation {
     pub(super) events: UnboundedReceiver<Event>,
+    /// Set by [`Generation::stop`]: the client ended the request on purpose.
+    pub(super) stopped: Arc<AtomicBool>,
 }
 
 impl Generation {
+    /// Ends the request because the client is done with it (a stop string matched,
+    /// say): like dropping the `Generation`, the slot is freed within one engine
+    /// step, but the engine's metrics count the request as completed, not cancelled.
+    pub fn stop(self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+
     /// The next event; `None` after the final `Done` / `Failed` (or if the engine
     /// vanished, which it only does at process exit).
     pub async fn next_event(&mut self) -> Option<Event> {

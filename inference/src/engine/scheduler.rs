@@ -11,6 +11,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -108,7 +109,7 @@ impl Scheduler {
         EngineMetrics::add(&self.metrics().queue_depth, u64::MAX); // wrapping -1
         let now = Instant::now();
         if q.events.is_closed() {
-            EngineMetrics::add(&self.metrics().cancelled, 1);
+            self.count_client_left(&q.stopped, q.submitted, now);
             return;
         }
         if q.timeout.is_some_and(|t| now.duration_since(q.submitted) >= t) {
@@ -137,6 +138,7 @@ impl Scheduler {
             admitted: now,
             first_token: None,
             timeout: q.timeout,
+            stopped: q.stopped,
         });
         EngineMetrics::add(&self.metrics().active_slots, 1);
         if max_tokens == 0 {
@@ -149,8 +151,9 @@ impl Scheduler {
         for i in 0..self.slots.len() {
             let Some(seq) = &self.slots[i].seq else { continue };
             if seq.events.is_closed() {
-                self.free(i);
-                EngineMetrics::add(&self.metrics().cancelled, 1);
+                if let Some(seq) = self.free(i) {
+                    self.count_client_left(&seq.stopped, seq.submitted, now);
+                }
             } else if seq.deadline_passed(now) {
                 let timeout = seq.timeout.unwrap_or_default();
                 self.fail(i, EngineError::TimedOut { timeout });
@@ -261,8 +264,9 @@ impl Scheduler {
         seq.tokens.push(token);
         EngineMetrics::add(&self.shared.metrics.generated_tokens, 1);
         if seq.events.send(Event::Token(token)).is_err() {
-            self.free(i);
-            EngineMetrics::add(&self.metrics().cancelled, 1);
+            if let Some(seq) = self.free(i) {
+                self.count_client_left(&seq.stopped, seq.submitted, now);
+            }
             return;
         }
         let seq = self.slots[i].seq.as_ref().expect("still active");
@@ -319,6 +323,17 @@ impl Scheduler {
             cut += 1;
         }
         cut
+    }
+
+    /// Counts a request whose `Generation` is gone: completed if the client ended
+    /// it with [`Generation::stop`](super::Generation::stop), cancelled otherwise.
+    fn count_client_left(&self, stopped: &AtomicBool, submitted: Instant, now: Instant) {
+        if stopped.load(Ordering::Acquire) {
+            EngineMetrics::add(&self.metrics().completed, 1);
+            self.shared.record_request_time(now.duration_since(submitted));
+        } else {
+            EngineMetrics::add(&self.metrics().cancelled, 1);
+        }
     }
 
     fn free(&mut self, i: usize) -> Option<Seq> {

@@ -1,6 +1,8 @@
 //! [`Slot`]: one KV cache and the sequence using it; [`run_step`]: one batched
 //! forward pass plus sampling, run on the compute pool.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tern_runtime::sync::mpsc::UnboundedSender;
@@ -33,6 +35,8 @@ pub(super) struct Seq {
     pub(super) admitted: Instant,
     pub(super) first_token: Option<Instant>,
     pub(super) timeout: Option<Duration>,
+    /// The client's [`Generation::stop`](super::Generation::stop) flag.
+    pub(super) stopped: Arc<AtomicBool>,
 }
 
 impl Seq {

@@ -113,8 +113,10 @@ impl TokenStream {
                 match self.stops.push(&piece) {
                     StopOutcome::Continue(text) => Ok(Token { id: Some(id), text, finish: None }),
                     StopOutcome::Stop(text) => {
-                        // Dropping the generation cancels the rest in the engine.
-                        self.generation = None;
+                        // Frees the slot; the engine counts the request as completed.
+                        if let Some(g) = self.generation.take() {
+                            g.stop();
+                        }
                         let finish = Completion {
                             reason: FinishReason::Stop,
                             prompt_tokens: self.prompt_tokens,
