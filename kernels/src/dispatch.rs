@@ -3,25 +3,27 @@
 //! A [`Path`] names an instruction-set path. [`Kernels`] holds the one chosen for a
 //! process or a test: [`Kernels::from_env`] reads `TERN_KERNEL_PATH`
 //! (`auto` or unset: the best path this CPU supports; `scalar`, `avx2`, `avx512vnni`,
-//! `neon`: force that path, an error if this CPU cannot run it), [`Kernels::detect`]
-//! picks the best supported path, [`Kernels::with_path`] forces one. [`global`] caches
+//! `neon`, `neondot`: force that path, an error if this CPU cannot run it),
+//! [`Kernels::detect`] picks the best supported path, [`Kernels::with_path`] forces one. [`global`] caches
 //! `from_env` once per process, and the free functions here go through it.
 //!
 //! Detection (run time, `std::arch`): `Avx512Vnni` needs `avx512f`, `avx512bw`,
 //! `avx512vl` and `avx512vnni` (and `avx2` + `fma`, which every such CPU has); `Avx2` needs `avx2` and `fma`; `Neon` is `neon` on
-//! aarch64; `Scalar` is always available.
+//! aarch64; `NeonDot` needs `neon` and `dotprod`; `Scalar` is always available.
 //!
 //! # Status of the ternary GEMV / GEMM paths
 //!
 //! | path | implementation | tested |
 //! | --- | --- | --- |
 //! | `Scalar` | portable Rust, the reference ([`crate::scalar::ternary`]) | everywhere |
-//! | `Avx2` | `maddubs` on 32-byte blocks, `i16` accumulation widened every 16 blocks; GEMM reuses each decoded weight block for 4 tokens | on AVX2 machines (the development machine) |
+//! | `Avx2` | `maddubs` on 32-byte blocks, `i16` accumulation widened every 16 blocks; GEMM tiles of 2 rows × 4 tokens (each decoded weight block feeds 4 tokens, each activation vector 2 rows) | on AVX2 machines (the development machine) |
 //! | `Avx512Vnni` | `vpdpbusd` on 256-bit vectors (`_mm256_dpbusd_epi32`), same tiling | **untested here**: the development machine has no AVX-512; the equivalence tests run it automatically where the CPU has it |
-//! | `Neon` | **not implemented**: runs the scalar code | — |
+//! | `Neon` | `smull` / `smlal` into `i16`, widened with `sadalp` every block; same tiling | under QEMU only (`tools/cross-aarch64.sh`, `-cpu cortex-a72` and `max`): no aarch64 hardware here |
+//! | `NeonDot` | `sdot` (`asm!`: `vdotq_s32` is unstable), same tiling | under QEMU only (`-cpu max`) |
 //!
 //! [`Kernels::path`] reports the path selected, [`Kernels::effective_path`] the code
-//! that actually runs (`Scalar` for `Neon`). Every path produces the same integers as
+//! that actually runs (today always the selected path: every path a CPU supports is
+//! implemented for its architecture). Every path produces the same integers as
 //! [`crate::scalar::ternary::gemv_i32`] / [`crate::scalar::ternary::gemm_i32`] and
 //! bit-identical f32 results to [`crate::scalar::ternary::gemv`] /
 //! [`crate::scalar::ternary::gemm`] (per-tensor and per-block scales: the SIMD paths
@@ -30,11 +32,11 @@
 //!
 //! # The dense (output head) products
 //!
-//! | matrix | activations | scalar path | x86 SIMD paths (`Avx2`, `Avx512Vnni`) |
-//! | --- | --- | --- | --- |
-//! | `Q8_0`, `Q4_0` | `Q8_0` blocks ([`Q8Acts`]), as ggml's `vec_dot_q8_0_q8_0` / `vec_dot_q4_0_q8_0` | [`crate::scalar::dense_q8`] | AVX2 integer dots per block (`x86/dense_q8.rs`) |
-//! | `F16` | f32 | [`crate::scalar::dense`] | AVX2 + F16C + FMA (`x86/dense_f16.rs`) |
-//! | `F32`, `BF16`, `Q6_K` | f32 | [`crate::scalar::dense`] | the scalar code |
+//! | matrix | activations | scalar path | x86 SIMD paths (`Avx2`, `Avx512Vnni`) | aarch64 (`Neon`, `NeonDot`) |
+//! | --- | --- | --- | --- | --- |
+//! | `Q8_0`, `Q4_0` | `Q8_0` blocks ([`Q8Acts`]), as ggml's `vec_dot_q8_0_q8_0` / `vec_dot_q4_0_q8_0` | [`crate::scalar::dense_q8`] | AVX2 integer dots per block (`x86/dense_q8.rs`) | NEON / `sdot` integer dots per block (`aarch64/dense_q8.rs`) |
+//! | `F16` | f32 | [`crate::scalar::dense`] | AVX2 + F16C + FMA (`x86/dense_f16.rs`) | the scalar code |
+//! | `F32`, `BF16`, `Q6_K` | f32 | [`crate::scalar::dense`] | the scalar code | the scalar code |
 //!
 //! `Q8_0` / `Q4_0`: the SIMD results are bit-identical to the scalar path's, whatever the
 //! batch size or row split (exact integer dot per block, then the same fused multiply-add
@@ -45,10 +47,12 @@
 //! [`Kernels::quantize_q8`] and calls [`Kernels::dense_gemv_q8`] /
 //! [`Kernels::dense_gemm_q8`] per part.
 //!
-//! NEON: the `aarch64-unknown-linux-gnu` target is not installed on the development
-//! machine (and cannot be downloaded there), so no NEON code could even be
-//! type-checked; rather than ship uncompiled code the path stays on the scalar
-//! fallback.
+//! NEON: rustup cannot add the `aarch64-unknown-linux-gnu` target on the development
+//! machine (no network), so the aarch64 build uses Debian's Rust and its arm64 standard
+//! library, and the tests run under QEMU user-mode emulation: `tools/cross-aarch64.sh`
+//! runs the whole kernels suite with `-cpu max` (both NEON paths) and `-cpu cortex-a72`
+//! (no `dotprod`: `Neon` only). That checks results, not speed: the NEON paths have not
+//! been timed on real hardware.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -72,13 +76,16 @@ pub enum Path {
     Avx2,
     /// x86-64 AVX-512 with VNNI (`vpdpbusd`).
     Avx512Vnni,
-    /// aarch64 NEON.
+    /// aarch64 NEON (Advanced SIMD) without the dot-product extension: `smull` /
+    /// `smlal` into `i16`, widened with `sadalp`.
     Neon,
+    /// aarch64 NEON with the dot-product extension (`FEAT_DotProd`): `sdot`.
+    NeonDot,
 }
 
 impl Path {
     /// Every path, best last.
-    pub const ALL: [Path; 4] = [Path::Scalar, Path::Neon, Path::Avx2, Path::Avx512Vnni];
+    pub const ALL: [Path; 5] = [Path::Scalar, Path::Neon, Path::NeonDot, Path::Avx2, Path::Avx512Vnni];
 
     /// The lower-case name used by `TERN_KERNEL_PATH`.
     pub fn name(self) -> &'static str {
@@ -87,6 +94,7 @@ impl Path {
             Path::Avx2 => "avx2",
             Path::Avx512Vnni => "avx512vnni",
             Path::Neon => "neon",
+            Path::NeonDot => "neondot",
         }
     }
 
@@ -140,6 +148,17 @@ impl Path {
                     false
                 }
             }
+            Path::NeonDot => {
+                #[cfg(target_arch = "aarch64")]
+                {
+                    std::arch::is_aarch64_feature_detected!("neon")
+                        && std::arch::is_aarch64_feature_detected!("dotprod")
+                }
+                #[cfg(not(target_arch = "aarch64"))]
+                {
+                    false
+                }
+            }
         }
     }
 
@@ -149,12 +168,12 @@ impl Path {
     }
 
     /// Whether the path has its own ternary GEMV / GEMM implementation in this build
-    /// (`Scalar`, and `Avx2` / `Avx512Vnni` on x86-64; `Neon` runs the scalar code).
+    /// (`Scalar`; `Avx2` / `Avx512Vnni` on x86-64; `Neon` / `NeonDot` on aarch64).
     pub fn is_implemented(self) -> bool {
         match self {
             Path::Scalar => true,
             Path::Avx2 | Path::Avx512Vnni => cfg!(target_arch = "x86_64"),
-            Path::Neon => false,
+            Path::Neon | Path::NeonDot => cfg!(target_arch = "aarch64"),
         }
     }
 }
@@ -186,11 +205,19 @@ macro_rules! simd {
             // SAFETY: a `Kernels` only ever holds a path this CPU supports (every
             // constructor checks `Path::is_supported`), and `Avx2` support is run-time
             // detected `avx2` + `fma`, the features the AVX2 tile kernels enable.
-            Path::Avx2 => unsafe { crate::x86::$f::<crate::x86::avx2::Avx2>($($a),*) },
+            Path::Avx2 => unsafe { crate::simd::ternary::$f::<crate::x86::avx2::Avx2>($($a),*) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above; `Avx512Vnni` support is detected `avx2`, `fma`,
             // `avx512f`, `avx512bw`, `avx512vl` and `avx512vnni`, the VNNI kernels' features.
-            Path::Avx512Vnni => unsafe { crate::x86::$f::<crate::x86::vnni::Vnni>($($a),*) },
+            Path::Avx512Vnni => unsafe { crate::simd::ternary::$f::<crate::x86::vnni::Vnni>($($a),*) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: as above; `Neon` support is detected `neon`, the feature the plain
+            // NEON tile kernels enable.
+            Path::Neon => unsafe { crate::simd::ternary::$f::<crate::aarch64::neon::Neon>($($a),*) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: as above; `NeonDot` support is detected `neon` and `dotprod`, the
+            // features of the `sdot` tile kernels.
+            Path::NeonDot => unsafe { crate::simd::ternary::$f::<crate::aarch64::dotprod::NeonDot>($($a),*) },
             _ => scalar::ternary::$f($($a),*),
         }
     };
@@ -246,7 +273,7 @@ impl Kernels {
     }
 
     /// The path whose code actually runs: the selected one if implemented, else
-    /// `Scalar` (today: `Neon`).
+    /// `Scalar` (no such case today: every supported path is implemented).
     pub fn effective_path(&self) -> Path {
         if self.path.is_implemented() {
             self.path
@@ -374,6 +401,12 @@ impl Kernels {
             // FMA, F16C.
             return unsafe { crate::x86::dense_q8::gemv(w, x, rows, out) };
         }
+        #[cfg(target_arch = "aarch64")]
+        if crate::aarch64::dense_q8::applies(self.path, w) {
+            // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the path is `Neon`
+            // or `NeonDot`, which this CPU supports (a `Kernels` invariant).
+            return unsafe { crate::aarch64::dense_q8::gemv(self.path, w, x, rows, out) };
+        }
         scalar::dense_q8::gemv(w, x, rows, out)
     }
 
@@ -391,6 +424,11 @@ impl Kernels {
             // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the CPU has AVX2,
             // FMA, F16C.
             return unsafe { crate::x86::dense_q8::gemm(w, xs, rows, out) };
+        }
+        #[cfg(target_arch = "aarch64")]
+        if crate::aarch64::dense_q8::applies(self.path, w) {
+            // SAFETY: as in `dense_gemv_q8`.
+            return unsafe { crate::aarch64::dense_q8::gemm(self.path, w, xs, rows, out) };
         }
         scalar::dense_q8::gemm(w, xs, rows, out)
     }

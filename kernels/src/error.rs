@@ -100,7 +100,10 @@ impl fmt::Display for KernelError {
                 write!(f, "ggml type {ggml_type} is not supported for {purpose}")
             }
             KernelError::UnknownPath(name) => {
-                write!(f, "unknown kernel path {name:?} (expected auto, scalar, avx2, avx512vnni or neon)")
+                write!(
+                    f,
+                    "unknown kernel path {name:?} (expected auto, scalar, avx2, avx512vnni, neon or neondot)"
+                )
             }
             KernelError::UnsupportedPath(path) => {
                 write!(f, "kernel path {} is not supported on this CPU", path.name())

@@ -25,12 +25,14 @@
 //! assert!((y[1] - 7.0 * 0.5).abs() < 0.05);
 //! ```
 //!
-//! Ternary GEMV / GEMM run on the scalar path, AVX2, or AVX-512 VNNI (untested on the
-//! development machine), picked at run time; NEON falls back to scalar. See
-//! [`dispatch`] for the status of each path.
+//! Ternary GEMV / GEMM run on the scalar path, AVX2, AVX-512 VNNI (untested on the
+//! development machine), or on aarch64 NEON, with or without `sdot` (tested under QEMU),
+//! picked at run time. See [`dispatch`] for the status of each path.
 
 #![warn(missing_docs)]
 
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
 pub mod dense;
 pub mod dispatch;
 mod error;
@@ -39,6 +41,8 @@ pub mod ops;
 pub mod quant;
 pub mod quant_q8;
 pub mod scalar;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod simd;
 pub mod ternary;
 #[cfg(target_arch = "x86_64")]
 mod x86;

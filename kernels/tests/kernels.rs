@@ -289,7 +289,9 @@ fn dispatch_paths() {
     }
     assert!(Path::detect().is_supported());
     #[cfg(target_arch = "x86_64")]
-    assert!(!Path::Neon.is_supported());
+    assert!(!Path::Neon.is_supported() && !Path::NeonDot.is_supported());
+    #[cfg(target_arch = "aarch64")]
+    assert!(Path::Neon.is_supported() && !Path::Avx2.is_supported());
     // Every supported path gives the scalar integers.
     let mut rng = StdRng::seed_from_u64(14);
     let (m, _) = random_matrix(&mut rng, 5, 200, false);

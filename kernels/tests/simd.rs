@@ -1,8 +1,9 @@
 //! Every implemented SIMD path against the scalar reference: exact integers, bit-identical
 //! f32 (per-tensor and per-block scales), ragged K, 1..70 tokens, row sub-ranges.
 //!
-//! Paths this CPU cannot run (AVX-512 VNNI on the development machine) are skipped with a
-//! printed note; on a CPU that has them they run automatically.
+//! Paths this CPU cannot run (AVX-512 VNNI on the development machine; on aarch64,
+//! `NeonDot` without `dotprod`) are skipped with a printed note; on a CPU that has them
+//! they run automatically. The aarch64 paths run under QEMU: `tools/cross-aarch64.sh`.
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -190,9 +191,22 @@ fn forcing_paths_with_kernels_with_path() {
             eprintln!("note: this CPU has no AVX-512 VNNI; the VNNI path is untested in this run");
         }
     }
-    assert!(!Path::Neon.is_implemented());
-    if let Ok(k) = Kernels::with_path(Path::Neon) {
-        assert_eq!(k.effective_path(), Path::Scalar);
+    #[cfg(target_arch = "aarch64")]
+    {
+        assert!(Path::Neon.is_implemented() && Path::NeonDot.is_implemented());
+        // Every aarch64 Linux CPU has NEON (Advanced SIMD).
+        let k = Kernels::with_path(Path::Neon).unwrap();
+        assert_eq!((k.path(), k.effective_path()), (Path::Neon, Path::Neon));
+        if let Ok(k) = Kernels::with_path(Path::NeonDot) {
+            assert_eq!((k.path(), k.effective_path()), (Path::NeonDot, Path::NeonDot));
+        } else {
+            eprintln!("note: this CPU has no dotprod; the NeonDot path is untested in this run");
+        }
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    for p in [Path::Neon, Path::NeonDot] {
+        assert!(!p.is_implemented() && !p.is_supported());
+        assert_eq!(Kernels::with_path(p), Err(tern_kernels::KernelError::UnsupportedPath(p)));
     }
 }
 

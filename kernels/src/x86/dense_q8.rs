@@ -9,13 +9,13 @@
 //!
 //! Two kernels:
 //!
-//! - **Rows as lanes** (GEMV, and GEMM tails of fewer than [`GROUP_MIN`] tokens): one
-//!   token against 4 rows. Per row and block, `maddubs` of weight and activation bytes
+//! - **Rows as lanes** ([`HeadTile::rows`]: GEMV, and GEMM tails): one token against
+//!   4 rows. Per row and block, `maddubs` of weight and activation bytes
 //!   (16 `i16` pair sums) and a `madd` with ones (8 `i32` partial sums); the four rows'
 //!   partial sums are reduced together (`hsum4`) into one 4-lane vector of exact block
 //!   dots, converted, and FMA'd with the 4 rows' `d_w · d_x`.
-//! - **Tokens as lanes** (GEMM, groups of at least [`GROUP_MIN`] real tokens): one row
-//!   against 8 tokens, from the activations' interleaved copy (per block, 8 chunks of 4
+//! - **Tokens as lanes** ([`HeadTile::group`]: GEMM groups of 8 tokens): one row against
+//!   8 tokens, from the activations' interleaved copy (per block, 8 chunks of 4
 //!   values × 8 tokens): each 4-byte chunk of the weight block is broadcast to all 8
 //!   lanes, so one `maddubs` covers 4 values of 8 tokens and the 32-bit lanes of the
 //!   widened sums are tokens: no horizontal reduction, and one conversion and FMA per
@@ -29,27 +29,18 @@
 //! `2 · 128 · 127 = 32512`; `Q4_0` pair sums are at most `2 · 15 · 127 = 3810`, so the
 //! group kernel adds a block's eight in `i16` (at most 30480) before widening once.
 //!
-//! GEMM loop order: rows in chunks of about [`CHUNK_BYTES`] of weights (L2 resident), then
-//! token tiles (groups of 8 tokens, or single tokens), then the chunk's rows: a chunk is
-//! streamed from memory once and re-read from L2 for every further tile, while a tile's
-//! activations (20 KiB for 8 tokens of 2560) stay in L1.
+//! The GEMM loop and the tiling around these kernels are the shared driver's,
+//! [`crate::simd::dense_q8`].
 
 use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::hsum4;
 use crate::dense::DenseMatrix;
-use crate::error::{check_len, KernelError};
+use crate::error::KernelError;
 use crate::formats::{q4_0, q8_0, GgmlType};
-use crate::quant_q8::{Q8Acts, GROUP, GROUP_MIN};
-use crate::scalar::dense_q8::check;
-
-/// Rows per pass of the rows-as-lanes kernel.
-const ROWS: usize = 4;
-
-/// Weight bytes per GEMM row chunk: well inside a 512 KiB L2, with room for the
-/// activations.
-const CHUNK_BYTES: usize = 128 << 10;
+use crate::quant_q8::{Q8Acts, GROUP};
+use crate::simd::dense_q8::{self, HeadTile, ROWS};
 
 /// Whether [`gemv`] / [`gemm`] apply: a `Q8_0` or `Q4_0` matrix on a CPU with AVX2, FMA
 /// and F16C.
@@ -194,18 +185,14 @@ pub(crate) unsafe fn gemv(
     rows: Range<usize>,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    check_len("Q8 activations (tokens) for a GEMV", 1, x.n_tokens())?;
-    check(w, x, &rows, out.len())?;
-    let n = rows.len();
-    // SAFETY: the caller checked the features; shapes checked above.
+    // SAFETY: `applies` checked the features; the kernel matches `w`'s format.
     unsafe {
         if w.ggml_type() == GgmlType::Q4_0 {
-            token_tile::<Q4>(w, x, &rows, 0..n, 0, 0, out);
+            dense_q8::gemv::<Q4>(w, x, rows, out)
         } else {
-            token_tile::<Q8>(w, x, &rows, 0..n, 0, 0, out);
+            dense_q8::gemv::<Q8>(w, x, rows, out)
         }
     }
-    Ok(())
 }
 
 /// Same contract as [`crate::scalar::dense_q8::gemm`], and the same bits.
@@ -218,74 +205,39 @@ pub(crate) unsafe fn gemm(
     rows: Range<usize>,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    check(w, xs, &rows, out.len())?;
-    // SAFETY: the caller checked the features; shapes checked above.
+    // SAFETY: as in `gemv`.
     unsafe {
         if w.ggml_type() == GgmlType::Q4_0 {
-            gemm_rows::<Q4>(w, xs, rows, out);
+            dense_q8::gemm::<Q4>(w, xs, rows, out)
         } else {
-            gemm_rows::<Q8>(w, xs, rows, out);
-        }
-    }
-    Ok(())
-}
-
-/// The GEMM loop for block format `B` (see the module docs for the order).
-///
-/// # Safety
-/// AVX2, FMA and F16C are available; `w` is in format `B`, `rows` inside it,
-/// `xs.cols() == w.cols()` and `out` holds `xs.n_tokens() × rows.len()` values.
-unsafe fn gemm_rows<B: Block>(w: &DenseMatrix, xs: &Q8Acts, rows: Range<usize>, out: &mut [f32]) {
-    let (n, nr) = (xs.n_tokens(), rows.len());
-    if n == 0 || nr == 0 {
-        return;
-    }
-    let chunk = (CHUNK_BYTES / w.row_bytes(rows.start).len().max(1)).max(ROWS);
-    for c0 in (0..nr).step_by(chunk) {
-        let part = c0..(c0 + chunk).min(nr);
-        let mut t = 0;
-        while t < n {
-            // SAFETY: the caller's contract, passed on; groups exist when
-            // `n >= GROUP_MIN`, and `t` stays a multiple of `GROUP` while they are used.
-            t += unsafe {
-                if xs.groups() > 0 && n - t >= GROUP_MIN {
-                    group_tile::<B>(w, xs, &rows, part.clone(), t / GROUP, out)
-                } else {
-                    token_tile::<B>(w, xs, &rows, part.clone(), t, t * nr, out)
-                }
-            };
+            dense_q8::gemm::<Q8>(w, xs, rows, out)
         }
     }
 }
 
-/// Token `t` against rows `rows.start + i` for `i` in `part`, four rows at a time (the
-/// last pass repeats its last row and drops the copies); writes row `i` to
-/// `out[o0 + i]`. Returns 1 (tokens done).
-///
-/// # Safety
-/// As [`gemm_rows`], and `t < xs.n_tokens()`, `part` inside `0..rows.len()`,
-/// `o0 + part.end <= out.len()`.
-unsafe fn token_tile<B: Block>(
-    w: &DenseMatrix,
-    xs: &Q8Acts,
-    rows: &Range<usize>,
-    part: Range<usize>,
-    t: usize,
-    o0: usize,
-    out: &mut [f32],
-) -> usize {
-    let blocks = xs.blocks_per_token();
-    let (codes, scales, bsums8) = (xs.codes(t), xs.scales(t), xs.bsums8(t));
-    for i0 in part.clone().step_by(ROWS) {
-        let real = (part.end - i0).min(ROWS);
-        let rp: [*const u8; ROWS] =
-            std::array::from_fn(|r| w.row_bytes(rows.start + i0 + r.min(real - 1)).as_ptr());
-        // SAFETY: the caller's contract: the features; every row holds `blocks` blocks of
-        // format `B`; the token holds `32 · blocks` codes and `blocks` scales and offsets.
-        let v = unsafe { rows_dots::<B>(rp, codes.as_ptr(), scales.as_ptr(), bsums8.as_ptr(), blocks) };
-        out[o0 + i0..o0 + i0 + real].copy_from_slice(&v[..real]);
+impl<B: Block> HeadTile for B {
+    unsafe fn rows(
+        rows: [*const u8; ROWS],
+        codes: *const i8,
+        scales: *const f32,
+        bsums8: *const i32,
+        blocks: usize,
+    ) -> [f32; ROWS] {
+        // SAFETY: the trait's contract, which is `rows_dots`'s (AVX2, FMA and F16C are
+        // this path's features).
+        unsafe { rows_dots::<B>(rows, codes, scales, bsums8, blocks) }
     }
-    1
+
+    unsafe fn group(
+        row: *const u8,
+        codes: *const i8,
+        scales: *const f32,
+        bsums8: *const i32,
+        blocks: usize,
+    ) -> [f32; GROUP] {
+        // SAFETY: as in `rows`, `group_dots`'s contract.
+        unsafe { group_dots::<B>(row, codes, scales, bsums8, blocks) }
+    }
 }
 
 /// One token against [`ROWS`] rows (lane `r`: row `r`): per block, the four exact
@@ -330,35 +282,6 @@ unsafe fn rows_dots<B: Block>(
     // SAFETY: `out` holds 4 f32s; unaligned store.
     unsafe { _mm_storeu_ps(out.as_mut_ptr(), acc) };
     out
-}
-
-/// Interleaved group `g` (tokens `8g ..`, at most 8 real) against rows
-/// `rows.start + i` for `i` in `part`; returns the real tokens done.
-///
-/// # Safety
-/// As [`gemm_rows`], and `g < xs.groups()`, `part` inside `0..rows.len()`.
-unsafe fn group_tile<B: Block>(
-    w: &DenseMatrix,
-    xs: &Q8Acts,
-    rows: &Range<usize>,
-    part: Range<usize>,
-    g: usize,
-    out: &mut [f32],
-) -> usize {
-    let (nr, blocks) = (rows.len(), xs.blocks_per_token());
-    let t0 = g * GROUP;
-    let real = (xs.n_tokens() - t0).min(GROUP);
-    let (codes, scales, bsums8) = xs.group(g);
-    for i in part {
-        let row = w.row_bytes(rows.start + i).as_ptr();
-        // SAFETY: the caller's contract: the features, `blocks` blocks in the row; the
-        // group holds `256 · blocks` codes and `8 · blocks` scales and offsets.
-        let v = unsafe { group_dots::<B>(row, codes.as_ptr(), scales.as_ptr(), bsums8.as_ptr(), blocks) };
-        for (j, v) in v.into_iter().take(real).enumerate() {
-            out[(t0 + j) * nr + i] = v;
-        }
-    }
-    real
 }
 
 /// One row against 8 interleaved tokens (lane `l`: token `l`): per block, the 8 exact
