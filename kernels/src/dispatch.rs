@@ -17,7 +17,7 @@
 //! | --- | --- | --- |
 //! | `Scalar` | portable Rust, the reference ([`crate::scalar::ternary`]) | everywhere |
 //! | `Avx2` | `maddubs` on 32-byte blocks, `i16` accumulation widened every 16 blocks; GEMM tiles of 2 rows × 4 tokens (each decoded weight block feeds 4 tokens, each activation vector 2 rows) | on AVX2 machines (the development machine) |
-//! | `Avx512Vnni` | `vpdpbusd` on 256-bit vectors (`_mm256_dpbusd_epi32`), same tiling | **untested here**: the development machine has no AVX-512; the equivalence tests run it automatically where the CPU has it |
+//! | `Avx512Vnni` | `vpdpbusd` on 256-bit vectors (`_mm256_dpbusd_epi32`) into `i32` lanes, same tiling | **the instruction is untested here** (no AVX-512 on the development machine, nor in QEMU): the equivalence tests run it automatically where the CPU has it; its tile code is tested everywhere with an exact AVX2 emulation of `vpdpbusd` (unit tests in `x86::vnni`) |
 //! | `Neon` | `smull` / `smlal` into `i16`, widened with `sadalp` every block; same tiling | under QEMU only (`tools/cross-aarch64.sh`, `-cpu cortex-a72` and `max`): no aarch64 hardware here |
 //! | `NeonDot` | `sdot` (`asm!`: `vdotq_s32` is unstable), same tiling | under QEMU only (`-cpu max`) |
 //!
