@@ -21,17 +21,21 @@
 //!   `Throughput::Elements` = multiply-adds (`rows × cols × n`), so criterion's
 //!   "elem/s" reads as MAC/s.
 //!
-//! - `head_gemv/32000x2560/{f16,q8_0,q4_0}/{path}`: the dense output-head GEMV (f32
-//!   activations in; `Q8_0` / `Q4_0` quantize them to `Q8_0` blocks inside the call and
-//!   take integer dots) per head encoding, 1 thread, at a 32000-token vocabulary (the 2B4T
-//!   head is 128256 × 2560; this keeps the bench short). The matrix (164, 87, 46 MB)
-//!   does not fit in cache, so each call streams it. `Throughput::Bytes` = matrix bytes.
-//! - `head_gemm16/32000x2560/{f16,q8_0,q4_0}/{path}`: the dense output-head GEMM for 16
+//! - `head_gemv/32000x2560/{f16,q8_0,q4_0,q6k}/{path}`: the dense output-head GEMV (f32
+//!   activations in; `Q8_0` / `Q4_0` / `Q6_K` quantize them to `Q8_0` blocks inside the
+//!   call and take integer dots) per head encoding, 1 thread, at a 32000-token vocabulary
+//!   (the 2B4T head is 128256 × 2560; this keeps the bench short). The matrix (164, 87,
+//!   46, 67 MB) does not fit in cache, so each call streams it. `Throughput::Bytes` =
+//!   matrix bytes. (`Q6_K` heads are random valid super-blocks: the crate has no `Q6_K`
+//!   encoder, and the kernels' speed does not depend on the values.)
+//! - `head_gemm16/32000x2560/{f16,q8_0,q4_0,q6k}/{path}`: the dense output-head GEMM for 16
 //!   tokens (a batched decode step of 16 sequences; f32 activations in, quantized inside
 //!   the call as for `head_gemv`), 1 thread. `Throughput::Elements` = multiply-adds (`rows × cols × 16`).
 //!
 //! Paths: every path this CPU runs with its own code (`scalar`, `avx2`, and
-//! `avx512vnni` where the CPU has it). `benches/src/bin/kernels_table.rs` prints the same
+//! `avx512vnni` where the CPU has it); for `Q6_K` heads also `f32-dequant`, the scalar
+//! f32-activation product (`tern_kernels::scalar::dense`) that `Q6_K` heads ran on
+//! before their Q8-activation kernels. `benches/src/bin/kernels_table.rs` prints the same
 //! measurements as one table.
 
 use std::hint::black_box;
@@ -40,7 +44,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tern_kernels::formats::{float, q4_0, q8_0};
+use tern_kernels::formats::{float, q4_0, q6_k, q8_0};
+use tern_kernels::scalar::dense;
 use tern_kernels::{DenseMatrix, GgmlType, Kernels, Path, QuantizedActs, QuantizedBatch, TernaryMatrix};
 
 const READ_BYTES: usize = 256 << 20;
@@ -217,8 +222,17 @@ fn gemm(c: &mut Criterion) {
 const HEAD_SHAPE: (usize, usize) = (32000, 2560);
 
 /// A random `rows × cols` head in format `ty`, encoded row by row (no full f32 copy of
-/// the matrix).
+/// the matrix); `Q6_K`: random bytes (every pattern is a valid super-block) with
+/// `d = 2^-10`.
 fn head_matrix(ty: GgmlType, rows: usize, cols: usize, rng: &mut Rng) -> DenseMatrix {
+    if ty == GgmlType::Q6K {
+        let mut bytes: Vec<u8> =
+            (0..rows * cols / q6_k::BLOCK_VALUES * q6_k::BLOCK_BYTES).map(|_| rng.next() as u8).collect();
+        for sb in bytes.chunks_exact_mut(q6_k::BLOCK_BYTES) {
+            sb[208..210].copy_from_slice(&0x1400u16.to_le_bytes());
+        }
+        return DenseMatrix::new(ty, rows, cols, bytes).unwrap();
+    }
     let mut row = vec![0f32; cols];
     let mut bytes = Vec::new();
     for _ in 0..rows {
@@ -238,13 +252,19 @@ fn head_gemv(c: &mut Criterion) {
     let x: Vec<f32> = (0..cols).map(|_| rng.f32()).collect();
     let mut out = vec![0f32; rows];
     let mut g = c.benchmark_group(format!("head_gemv/{rows}x{cols}"));
-    for ty in [GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0] {
+    for ty in [GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q6K] {
         let m = head_matrix(ty, rows, cols, &mut rng);
         g.throughput(Throughput::Bytes(ty.tensor_bytes(rows * cols).unwrap() as u64));
         let name = format!("{ty:?}").to_ascii_lowercase();
         for k in paths() {
             g.bench_function(format!("{name}/{}", k.path().name()), |b| {
                 b.iter(|| k.dense_gemv(&m, black_box(&x), 0..rows, black_box(&mut out)).unwrap())
+            });
+        }
+        if ty == GgmlType::Q6K {
+            // What `Q6_K` heads ran on before they had Q8-activation kernels.
+            g.bench_function(format!("{name}/f32-dequant"), |b| {
+                b.iter(|| dense::gemv(&m, black_box(&x), 0..rows, black_box(&mut out)).unwrap())
             });
         }
     }
@@ -262,12 +282,18 @@ fn head_gemm16(c: &mut Criterion) {
     let mut out = vec![0f32; n * rows];
     let mut g = c.benchmark_group(format!("head_gemm16/{rows}x{cols}"));
     g.throughput(Throughput::Elements((rows * cols * n) as u64));
-    for ty in [GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0] {
+    for ty in [GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q6K] {
         let m = head_matrix(ty, rows, cols, &mut rng);
         let name = format!("{ty:?}").to_ascii_lowercase();
         for k in paths() {
             g.bench_function(format!("{name}/{}", k.path().name()), |b| {
                 b.iter(|| k.dense_gemm(&m, black_box(&xs), 0..rows, black_box(&mut out)).unwrap())
+            });
+        }
+        if ty == GgmlType::Q6K {
+            // As in `head_gemv`.
+            g.bench_function(format!("{name}/f32-dequant"), |b| {
+                b.iter(|| dense::gemm(&m, black_box(&xs), 0..rows, black_box(&mut out)).unwrap())
             });
         }
     }

@@ -35,17 +35,21 @@
 //! | matrix | activations | scalar path | x86 SIMD paths (`Avx2`, `Avx512Vnni`) | aarch64 (`Neon`, `NeonDot`) |
 //! | --- | --- | --- | --- | --- |
 //! | `Q8_0`, `Q4_0` | `Q8_0` blocks ([`Q8Acts`]), as ggml's `vec_dot_q8_0_q8_0` / `vec_dot_q4_0_q8_0` | [`crate::scalar::dense_q8`] | AVX2 integer dots per block (`x86/dense_q8.rs`) | NEON / `sdot` integer dots per block (`aarch64/dense_q8.rs`) |
+//! | `Q6_K` | `Q8_0` blocks ([`Q8Acts`]), as ggml's `vec_dot_q6_K_q8_K` but with a float step per 32 values | [`crate::scalar::dense_q8`] | AVX2 integer dots per 16-value sub-block, scaled in integers (`x86/dense_q6k.rs`) | NEON / `sdot` integer dots per sub-block (`aarch64/dense_q6k.rs`) |
 //! | `F16` | f32 | [`crate::scalar::dense`] | AVX2 + F16C + FMA (`x86/dense_f16.rs`) | the scalar code |
-//! | `F32`, `BF16`, `Q6_K` | f32 | [`crate::scalar::dense`] | the scalar code | the scalar code |
+//! | `F32`, `BF16` | f32 | [`crate::scalar::dense`] | the scalar code | the scalar code |
 //!
-//! `Q8_0` / `Q4_0`: the SIMD results are bit-identical to the scalar path's, whatever the
-//! batch size or row split (exact integer dot per block, then the same fused multiply-add
-//! per block in the same order). `F16`: equal to the scalar path to f32 rounding, not bit
-//! for bit. [`Kernels::dense_gemv`] / [`Kernels::dense_gemm`] take f32 activations for
-//! every format and, for `Q8_0` / `Q4_0` ([`Kernels::dense_uses_q8`]), quantize them
-//! first; a caller that splits one product into parts quantizes once with
-//! [`Kernels::quantize_q8`] and calls [`Kernels::dense_gemv_q8`] /
-//! [`Kernels::dense_gemm_q8`] per part.
+//! The x86 SIMD column: `Avx512Vnni` runs the AVX2 head kernels (every such CPU has
+//! AVX2, FMA and F16C); only the ternary kernels have VNNI versions.
+//!
+//! `Q8_0` / `Q4_0` / `Q6_K`: the SIMD results are bit-identical to the scalar path's,
+//! whatever the batch size or row split (exact integer dot per 32-value activation
+//! block, then the same fused multiply-add per block in the same order). `F16`: equal to
+//! the scalar path to f32 rounding, not bit for bit. [`Kernels::dense_gemv`] /
+//! [`Kernels::dense_gemm`] take f32 activations for every format and, for `Q8_0` /
+//! `Q4_0` / `Q6_K` ([`Kernels::dense_uses_q8`]), quantize them first; a caller that
+//! splits one product into parts quantizes once with [`Kernels::quantize_q8`] and calls
+//! [`Kernels::dense_gemv_q8`] / [`Kernels::dense_gemm_q8`] per part.
 //!
 //! NEON: rustup cannot add the `aarch64-unknown-linux-gnu` target on the development
 //! machine (no network), so the aarch64 build uses Debian's Rust and its arm64 standard
@@ -326,8 +330,8 @@ impl Kernels {
         simd!(self, gemm(w, xs, rows, out))
     }
 
-    /// Whether the dense products of `w` run on `Q8_0`-block activations: `Q8_0` and
-    /// `Q4_0` matrices, on every path (see the [module docs](self)).
+    /// Whether the dense products of `w` run on `Q8_0`-block activations: `Q8_0`, `Q4_0`
+    /// and `Q6_K` matrices, on every path (see the [module docs](self)).
     pub fn dense_uses_q8(&self, w: &DenseMatrix) -> bool {
         scalar::dense_q8::supports(w.ggml_type())
     }
@@ -341,10 +345,10 @@ impl Kernels {
         Q8Acts::from_f32(xs, cols)
     }
 
-    /// Dense (output head) GEMV with f32 activations. For `Q8_0` / `Q4_0` matrices
-    /// ([`Kernels::dense_uses_q8`]) `x` is quantized to `Q8_0` blocks first (a small
-    /// allocation per call) and the result is [`Kernels::dense_gemv_q8`]'s; every other
-    /// format: [`scalar::dense::gemv`]'s definition.
+    /// Dense (output head) GEMV with f32 activations. For `Q8_0` / `Q4_0` / `Q6_K`
+    /// matrices ([`Kernels::dense_uses_q8`]) `x` is quantized to `Q8_0` blocks first (a
+    /// small allocation per call) and the result is [`Kernels::dense_gemv_q8`]'s; every
+    /// other format: [`scalar::dense::gemv`]'s definition.
     pub fn dense_gemv(
         &self,
         w: &DenseMatrix,
@@ -364,8 +368,8 @@ impl Kernels {
     }
 
     /// Dense (output head) GEMM with f32 activations (`xs`: `n × cols`, token-major).
-    /// For `Q8_0` / `Q4_0` matrices ([`Kernels::dense_uses_q8`]) `xs` is quantized to
-    /// `Q8_0` blocks first (one allocation per call) and the result is
+    /// For `Q8_0` / `Q4_0` / `Q6_K` matrices ([`Kernels::dense_uses_q8`]) `xs` is
+    /// quantized to `Q8_0` blocks first (one allocation per call) and the result is
     /// [`Kernels::dense_gemm_q8`]'s; every other format: [`scalar::dense::gemm`]'s
     /// definition.
     pub fn dense_gemm(
@@ -386,7 +390,7 @@ impl Kernels {
         scalar::dense::gemm(w, xs, rows, out)
     }
 
-    /// Dense GEMV of a `Q8_0` / `Q4_0` matrix with the single token of `x`, see
+    /// Dense GEMV of a `Q8_0` / `Q4_0` / `Q6_K` matrix with the single token of `x`, see
     /// [`scalar::dense_q8::gemv`].
     pub fn dense_gemv_q8(
         &self,
@@ -397,21 +401,21 @@ impl Kernels {
     ) -> Result<(), KernelError> {
         #[cfg(target_arch = "x86_64")]
         if self.path != Path::Scalar && crate::x86::dense_q8::applies(w) {
-            // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the CPU has AVX2,
-            // FMA, F16C.
+            // SAFETY: `applies` checked the matrix is Q8_0, Q4_0 or Q6_K and the CPU has
+            // AVX2, FMA, F16C.
             return unsafe { crate::x86::dense_q8::gemv(w, x, rows, out) };
         }
         #[cfg(target_arch = "aarch64")]
         if crate::aarch64::dense_q8::applies(self.path, w) {
-            // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the path is `Neon`
-            // or `NeonDot`, which this CPU supports (a `Kernels` invariant).
+            // SAFETY: `applies` checked the matrix is Q8_0, Q4_0 or Q6_K and the path is
+            // `Neon` or `NeonDot`, which this CPU supports (a `Kernels` invariant).
             return unsafe { crate::aarch64::dense_q8::gemv(self.path, w, x, rows, out) };
         }
         scalar::dense_q8::gemv(w, x, rows, out)
     }
 
-    /// Dense GEMM of a `Q8_0` / `Q4_0` matrix with every token of `xs` (token-major
-    /// output), see [`scalar::dense_q8::gemm`].
+    /// Dense GEMM of a `Q8_0` / `Q4_0` / `Q6_K` matrix with every token of `xs`
+    /// (token-major output), see [`scalar::dense_q8::gemm`].
     pub fn dense_gemm_q8(
         &self,
         w: &DenseMatrix,
@@ -421,8 +425,8 @@ impl Kernels {
     ) -> Result<(), KernelError> {
         #[cfg(target_arch = "x86_64")]
         if self.path != Path::Scalar && crate::x86::dense_q8::applies(w) {
-            // SAFETY: `applies` checked the matrix is Q8_0 or Q4_0 and the CPU has AVX2,
-            // FMA, F16C.
+            // SAFETY: `applies` checked the matrix is Q8_0, Q4_0 or Q6_K and the CPU has
+            // AVX2, FMA, F16C.
             return unsafe { crate::x86::dense_q8::gemm(w, xs, rows, out) };
         }
         #[cfg(target_arch = "aarch64")]

@@ -28,6 +28,10 @@
 //! Ternary GEMV / GEMM run on the scalar path, AVX2, AVX-512 VNNI (untested on the
 //! development machine), or on aarch64 NEON, with or without `sdot` (tested under QEMU),
 //! picked at run time. See [`dispatch`] for the status of each path.
+//!
+//! The quantized output heads (`Q8_0`, `Q4_0`, `Q6_K`) take `Q8_0`-block activations
+//! ([`Q8Acts`]) and run integer kernels on AVX2 and NEON that match the scalar reference
+//! ([`scalar::dense_q8`]) bit for bit; see [`dispatch`] for every dense format.
 
 #![warn(missing_docs)]
 

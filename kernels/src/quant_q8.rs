@@ -1,6 +1,8 @@
-//! `Q8_0`-block activation quantization for the quantized output heads (`Q8_0` and
-//! `Q4_0` [`DenseMatrix`](crate::DenseMatrix)es), as ggml quantizes activations before
-//! `ggml_vec_dot_q8_0_q8_0` / `ggml_vec_dot_q4_0_q8_0`.
+//! `Q8_0`-block activation quantization for the quantized output heads (`Q8_0`, `Q4_0`
+//! and `Q6_K` [`DenseMatrix`](crate::DenseMatrix)es), as ggml quantizes activations
+//! before `ggml_vec_dot_q8_0_q8_0` / `ggml_vec_dot_q4_0_q8_0` (for `Q6_K` ggml uses
+//! `Q8_K` blocks of 256 with one scale; here `Q6_K` heads take the same `Q8_0` blocks, see
+//! [`crate::scalar::dense_q8`]).
 //!
 //! Each token's `cols` values (a multiple of 32) are cut into blocks of 32; per block,
 //! exactly as ggml's `quantize_row_q8_0_ref`: `d = max|x| / 127`, `id = d ? 1 / d : 0`,
@@ -25,7 +27,8 @@
 
 use crate::error::{check_len, check_multiple, mul, KernelError};
 
-/// Values per activation block (the `Q8_0` / `Q4_0` weight block size).
+/// Values per activation block (the `Q8_0` / `Q4_0` weight block size, and two `Q6_K`
+/// sub-blocks).
 pub const BLOCK_VALUES: usize = 32;
 
 /// Largest code magnitude: codes are in `-MAX_CODE..=MAX_CODE`.

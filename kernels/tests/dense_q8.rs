@@ -1,9 +1,10 @@
 //! Quantized output heads with `Q8_0`-block activations: the activation quantizer
 //! against ggml's `quantize_row_q8_0_ref` (as `formats::q8_0::quantize` implements it),
-//! the scalar `q8 x q8` / `q4 x q8` reference against exact integer arithmetic, and the
-//! SIMD GEMV / GEMM against the scalar reference **bit for bit** on random shapes, ragged
-//! row ranges, token counts around the 8-token groups and row-chunk boundaries, extreme
-//! codes, and hostile shapes.
+//! the scalar `q8 x q8` / `q4 x q8` / `q6_K x q8` reference against exact integer
+//! arithmetic on codes decoded here from the byte layouts, and the SIMD GEMV / GEMM
+//! against the scalar reference **bit for bit** on random shapes, ragged row ranges,
+//! token counts around the 8-token groups and row-chunk boundaries, extreme codes, and
+//! hostile shapes.
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -27,21 +28,69 @@ fn simd_paths() -> Vec<Kernels> {
     ks
 }
 
+/// The quantized head formats.
+const FORMATS: [GgmlType; 3] = [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q6K];
+
 fn head(ty: GgmlType, rows: usize, cols: usize, rng: &mut StdRng) -> DenseMatrix {
-    let vals: Vec<f32> = (0..rows * cols).map(|_| rng.random_range(-1.0f32..1.0)).collect();
     let bytes = match ty {
-        GgmlType::Q8_0 => q8_0::quantize(&vals).unwrap(),
-        GgmlType::Q4_0 => q4_0::quantize(&vals).unwrap(),
-        _ => unreachable!(),
+        GgmlType::Q6K => {
+            // No Q6_K encoder in the crate: random super-blocks (every byte pattern is a
+            // valid encoding: codes 0..=63, scales -128..=127) with a random finite `d`
+            // of either sign (ggml's encoder gives negative ones too).
+            let mut b: Vec<u8> = (0..rows * cols / 256 * 210).map(|_| rng.random()).collect();
+            for blk in b.chunks_exact_mut(210) {
+                let d = rng.random_range(1e-4f32..1e-2) * if rng.random() { 1.0 } else { -1.0 };
+                blk[208..210].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
+            }
+            b
+        }
+        _ => {
+            let vals: Vec<f32> = (0..rows * cols).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+            match ty {
+                GgmlType::Q8_0 => q8_0::quantize(&vals).unwrap(),
+                GgmlType::Q4_0 => q4_0::quantize(&vals).unwrap(),
+                _ => unreachable!(),
+            }
+        }
     };
     DenseMatrix::new(ty, rows, cols, bytes).unwrap()
 }
 
-/// Row `r`'s integer codes and per-block f32 scales, decoded independently of the crate.
+/// The centred codes `q - 32` and the 16 sub-scales of one `Q6_K` super-block, decoded
+/// from ggml's `block_q6_K` layout (`ql[128]`, `qh[64]`, `scales[16]`, f16 `d`) as in
+/// `dequantize_row_q6_K`, independently of the crate.
+fn q6k_super_block(b: &[u8]) -> ([i32; 256], [i32; 16], f32) {
+    let (ql, qh, sc) = (&b[..128], &b[128..192], &b[192..208]);
+    let q = std::array::from_fn(|v| {
+        // Value v: half h, and within it l + 32 * quarter.
+        let (h, within) = (v / 128, v % 128);
+        let (quarter, l) = (within / 32, within % 32);
+        let low = ql[64 * h + l + 32 * (quarter % 2)];
+        let low = if quarter < 2 { low & 15 } else { low >> 4 };
+        let high = (qh[32 * h + l] >> (2 * quarter)) & 3;
+        (low | high << 4) as i32 - 32
+    });
+    let sc = std::array::from_fn(|i| sc[i] as i8 as i32);
+    (q, sc, half::f16::from_le_bytes([b[208], b[209]]).to_f32())
+}
+
+/// Row `r`'s integer weights per value and f32 weight scales per 32-value block, decoded
+/// independently of the crate, such that a block's exact integer dot is
+/// `Σ weight · x` over its 32 values: `Q8_0` codes, `Q4_0` nibbles - 8, `Q6_K`
+/// `sc[sub-block] · (q - 32)` with the super-block's `d` for each of its 8 blocks.
 fn codes(w: &DenseMatrix, r: usize) -> (Vec<i32>, Vec<f32>) {
     let (bytes, q4) = match w.ggml_type() {
         GgmlType::Q8_0 => (34, false),
         GgmlType::Q4_0 => (18, true),
+        GgmlType::Q6K => {
+            let (mut q, mut d) = (Vec::new(), Vec::new());
+            for b in w.row_bytes(r).chunks_exact(210) {
+                let (c, sc, dw) = q6k_super_block(b);
+                q.extend((0..256).map(|v| sc[v / 16] * c[v]));
+                d.extend([dw; 8]);
+            }
+            return (q, d);
+        }
         _ => unreachable!(),
     };
     let mut q = Vec::new();
@@ -228,7 +277,7 @@ fn activation_shapes_are_checked_and_buffers_reused() {
 #[test]
 fn q8_heads_match_the_reference_on_fixed_shapes() {
     let mut rng = StdRng::seed_from_u64(32);
-    for ty in [GgmlType::Q8_0, GgmlType::Q4_0] {
+    for ty in FORMATS {
         for &(rows, cols, n) in &[
             (1, 32, 1),
             (3, 64, 2),
@@ -240,6 +289,9 @@ fn q8_heads_match_the_reference_on_fixed_shapes() {
             // Several GEMM row chunks (Q8_0 rows of 4352 bytes: 30 rows per 128 KiB).
             (70, 4096, 6),
         ] {
+            if cols % ty.block_values() != 0 {
+                continue;
+            }
             let w = head(ty, rows, cols, &mut rng);
             let xs: Vec<f32> = (0..n * cols).map(|_| rng.random_range(-2.0f32..2.0)).collect();
             check(&w, &xs, 0..rows);
@@ -247,6 +299,30 @@ fn q8_heads_match_the_reference_on_fixed_shapes() {
                 check(&w, &xs, 1..rows - 1);
             }
             check(&w, &xs, rows / 2..rows / 2);
+        }
+    }
+}
+
+/// `Q6_K` on the shapes its kernels care about: `K` of 1, 2, 10 and 16 super-blocks,
+/// row counts that are and are not multiples of the 4-row tile, every token count from
+/// 1 to 20 (per-token tails of 1..3, one and two 8-token groups, ragged last groups),
+/// whole and partial row ranges, and enough rows for several GEMM row chunks (rows of
+/// 3360 bytes at `K` = 4096: 39 per 128 KiB chunk).
+#[test]
+fn q6k_heads_match_the_reference_on_every_token_count() {
+    let mut rng = StdRng::seed_from_u64(35);
+    for &(rows, cols) in &[(1, 256), (4, 256), (6, 512), (13, 2560), (83, 4096)] {
+        let w = head(GgmlType::Q6K, rows, cols, &mut rng);
+        for n in 1..=20 {
+            if rows > 40 && !matches!(n, 1 | 3 | 8 | 13) {
+                continue; // the row-chunk shape: a few token counts suffice
+            }
+            let xs: Vec<f32> = (0..n * cols).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+            check(&w, &xs, 0..rows);
+            if rows > 2 {
+                check(&w, &xs, 1..rows - 1);
+                check(&w, &xs, rows - 1..rows);
+            }
         }
     }
 }
@@ -301,12 +377,62 @@ fn extreme_codes_do_not_saturate() {
     }
 }
 
+/// Extreme `Q6_K` super-blocks: codes 0 and 63 (centred -32 and 31) with sub-scales
+/// -128 and 127 against activations of ±127: the largest `maddubs` pair sums
+/// (2 · 32 · 127), the largest `i16` sums of the group kernel's four chunks per
+/// sub-block (4 · 8128 = 32512), and the largest block sums (2 · 128 · 16 · 32 · 127,
+/// just below 2^24), on the per-token and the 8-token group kernels. The sums are too
+/// large to be exact in f32 over several blocks, so `check` compares the reference with
+/// the exact value to f32 rounding and every path with the reference bit for bit.
+#[test]
+fn extreme_q6k_codes_do_not_saturate() {
+    let rows = 5;
+    for cols in [256, 512] {
+        let mut bytes = Vec::new();
+        for r in 0..rows {
+            for b in 0..cols / 256 {
+                let hi = (r + b) % 2 == 0;
+                let (code, scale) = if hi { (0x00, 0x80) } else { (0xFF, 0x7F) };
+                bytes.extend(std::iter::repeat_n(code, 192));
+                bytes.extend(std::iter::repeat_n(scale, 16));
+                bytes.extend(half::f16::from_f32(if r == 3 { -0.25 } else { 0.5 }).to_le_bytes());
+            }
+        }
+        let w = DenseMatrix::new(GgmlType::Q6K, rows, cols, bytes).unwrap();
+        for n in [1, 3, 4, 8, 11, 16] {
+            let xs: Vec<f32> =
+                (0..n * cols).map(|k| if (k / 32 + k / cols) % 3 == 0 { 127.0 } else { -127.0 }).collect();
+            let acts = Q8Acts::from_f32(&xs, cols).unwrap();
+            assert!(acts.codes(0).iter().all(|&q| q == 127 || q == -127));
+            check(&w, &xs, 0..rows);
+            // A saturated sum would be off by thousands; the exact value is known.
+            let mut got = vec![0f32; n * rows];
+            for k in simd_paths().into_iter().chain([Kernels::scalar()]) {
+                k.dense_gemm_q8(&w, &acts, 0..rows, &mut got).unwrap();
+                for t in 0..n {
+                    for r in 0..rows {
+                        let (e, _) = exact(&w, r, &acts, t);
+                        let g = got[t * rows + r] as f64;
+                        assert!(
+                            (g - e).abs() <= 1e-6 * e.abs(),
+                            "{:?} n {n} token {t} row {r}: {g} vs {e}",
+                            k.path()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The q8-activation product differs from the f32-activation product only by the
-/// activations' rounding: `|Σ w (x - x̂)| <= Σ_b d_x,b / 2 · Σ_k |w_k|` (plus f32 noise).
+/// activations' rounding: `|Σ w (x - x̂)| <= Σ_b d_x,b / 2 · Σ_k |w_k|` (plus f32 noise),
+/// with `w` the crate's f32 dequantization of the matrix: this ties each format's
+/// integer reference (and so every SIMD path) to the format's values.
 #[test]
 fn q8_activations_stay_close_to_f32_activations() {
     let mut rng = StdRng::seed_from_u64(33);
-    for ty in [GgmlType::Q8_0, GgmlType::Q4_0] {
+    for ty in FORMATS {
         let (rows, cols, n) = (12, 512, 3);
         let w = head(ty, rows, cols, &mut rng);
         let xs: Vec<f32> = (0..n * cols).map(|_| rng.random_range(-2.0f32..2.0)).collect();
@@ -341,57 +467,61 @@ fn q8_activations_stay_close_to_f32_activations() {
 #[test]
 fn q8_products_reject_bad_shapes_on_every_path() {
     let mut rng = StdRng::seed_from_u64(34);
-    let a64 = Q8Acts::from_f32(&[0.5; 64], 64).unwrap();
-    let a64x2 = Q8Acts::from_f32(&[0.5; 128], 64).unwrap();
-    let a96 = Q8Acts::from_f32(&[0.5; 96], 96).unwrap();
     let f16 = DenseMatrix::new(GgmlType::F16, 2, 64, vec![0; 256]).unwrap();
-    for ty in [GgmlType::Q8_0, GgmlType::Q4_0] {
-        let w = head(ty, 4, 64, &mut rng);
+    let a64 = Q8Acts::from_f32(&[0.5; 64], 64).unwrap();
+    for ty in FORMATS {
+        // `c`: the row length; activations of `c + 32` values do not fit.
+        let c = ty.block_values().max(64);
+        let a1 = Q8Acts::from_f32(&vec![0.5; c], c).unwrap();
+        let a2 = Q8Acts::from_f32(&vec![0.5; 2 * c], c).unwrap();
+        let wide = Q8Acts::from_f32(&vec![0.5; c + 32], c + 32).unwrap();
+        let w = head(ty, 4, c, &mut rng);
         for k in simd_paths().into_iter().chain([Kernels::scalar()]) {
             assert!(k.dense_uses_q8(&w));
             assert!(!k.dense_uses_q8(&f16));
-            assert!(k.dense_gemv_q8(&w, &a96, 0..4, &mut [0.0; 4]).is_err());
-            assert!(k.dense_gemv_q8(&w, &a64x2, 0..4, &mut [0.0; 4]).is_err());
-            assert!(k.dense_gemv_q8(&w, &a64, 0..5, &mut [0.0; 5]).is_err());
-            assert!(k.dense_gemv_q8(&w, &a64, std::ops::Range { start: 3, end: 2 }, &mut []).is_err());
-            assert!(k.dense_gemv_q8(&w, &a64, 0..4, &mut [0.0; 3]).is_err());
-            assert!(k.dense_gemm_q8(&w, &a64x2, 0..4, &mut [0.0; 7]).is_err());
-            assert!(k.dense_gemm_q8(&w, &a96, 0..4, &mut [0.0; 4]).is_err());
+            assert!(k.dense_gemv_q8(&w, &wide, 0..4, &mut [0.0; 4]).is_err());
+            assert!(k.dense_gemv_q8(&w, &a2, 0..4, &mut [0.0; 4]).is_err());
+            assert!(k.dense_gemv_q8(&w, &a1, 0..5, &mut [0.0; 5]).is_err());
+            assert!(k.dense_gemv_q8(&w, &a1, std::ops::Range { start: 3, end: 2 }, &mut []).is_err());
+            assert!(k.dense_gemv_q8(&w, &a1, 0..4, &mut [0.0; 3]).is_err());
+            assert!(k.dense_gemm_q8(&w, &a2, 0..4, &mut [0.0; 7]).is_err());
+            assert!(k.dense_gemm_q8(&w, &wide, 0..4, &mut [0.0; 4]).is_err());
             assert!(matches!(
                 k.dense_gemm_q8(&f16, &a64, 0..2, &mut [0.0; 2]),
                 Err(KernelError::UnsupportedFormat { .. })
             ));
-            k.dense_gemm_q8(&w, &Q8Acts::from_f32(&[], 64).unwrap(), 0..4, &mut []).unwrap();
-            k.dense_gemm_q8(&w, &a64x2, 2..2, &mut []).unwrap();
+            k.dense_gemm_q8(&w, &Q8Acts::from_f32(&[], c).unwrap(), 0..4, &mut []).unwrap();
+            k.dense_gemm_q8(&w, &a2, 2..2, &mut []).unwrap();
             assert!(k.quantize_q8(&[0.0; 40], 40).is_err());
             // The f32-activation entry points check the same shapes.
-            assert!(k.dense_gemv(&w, &[0.0; 63], 0..4, &mut [0.0; 4]).is_err());
-            assert!(k.dense_gemv(&w, &[0.0; 64], 0..5, &mut [0.0; 5]).is_err());
-            assert!(k.dense_gemv(&w, &[0.0; 64], 0..4, &mut [0.0; 3]).is_err());
-            assert!(k.dense_gemm(&w, &[0.0; 127], 0..4, &mut [0.0; 8]).is_err());
-            assert!(k.dense_gemm(&w, &[0.0; 128], 1..4, &mut [0.0; 8]).is_err());
+            assert!(k.dense_gemv(&w, &vec![0.0; c - 1], 0..4, &mut [0.0; 4]).is_err());
+            assert!(k.dense_gemv(&w, &vec![0.0; c], 0..5, &mut [0.0; 5]).is_err());
+            assert!(k.dense_gemv(&w, &vec![0.0; c], 0..4, &mut [0.0; 3]).is_err());
+            assert!(k.dense_gemm(&w, &vec![0.0; 2 * c - 1], 0..4, &mut [0.0; 8]).is_err());
+            assert!(k.dense_gemm(&w, &vec![0.0; 2 * c], 1..4, &mut [0.0; 8]).is_err());
             k.dense_gemm(&w, &[], 0..4, &mut []).unwrap();
-            assert_eq!(k.quantize_q8(&[0.5; 128], 64).unwrap(), a64x2);
+            assert_eq!(k.quantize_q8(&vec![0.5; 2 * c], c).unwrap(), a2);
         }
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
     fn q8_heads_match_the_reference_on_random_shapes(
         seed in any::<u64>(),
-        q4 in any::<bool>(),
+        format in 0usize..3,
         rows in 1usize..24,
         blocks in 1usize..40,
-        n in 1usize..20,
+        n in 1usize..=20,
         a in any::<prop::sample::Index>(),
         b in any::<prop::sample::Index>(),
     ) {
         let mut rng = StdRng::seed_from_u64(seed);
-        let ty = if q4 { GgmlType::Q4_0 } else { GgmlType::Q8_0 };
-        let cols = 32 * blocks;
+        let ty = FORMATS[format];
+        // `Q6_K`: 1..=5 super-blocks.
+        let cols = if ty == GgmlType::Q6K { 256 * (1 + blocks % 5) } else { 32 * blocks };
         let w = head(ty, rows, cols, &mut rng);
         // Activations with a spread of magnitudes per block (some blocks tiny).
         let xs: Vec<f32> = (0..n * cols)

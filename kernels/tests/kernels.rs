@@ -212,10 +212,10 @@ fn dense_gemv_gemm_match_naive_for_every_format() {
         let xs: Vec<f32> = (0..n * cols).map(|_| rng.random_range(-1.0f32..1.0)).collect();
         let mut g = vec![0f32; n * 4];
         dispatch::dense_gemm(&m, &xs, 1..5, &mut g).unwrap();
-        // The dispatched products of Q8_0 / Q4_0 matrices run on Q8_0-block activations:
-        // naive reference with the activations they actually use.
+        // The dispatched products of Q8_0 / Q4_0 / Q6_K matrices run on Q8_0-block
+        // activations: naive reference with the activations they actually use.
         let q8 = Kernels::scalar().dense_uses_q8(&m);
-        assert_eq!(q8, matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0));
+        assert_eq!(q8, matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q6K));
         let acts = Q8Acts::from_f32(&xs, cols).ok();
         for t in 0..n {
             let x = &xs[t * cols..(t + 1) * cols];

@@ -8,6 +8,11 @@
 //! block: half a step of `amax / 127` for `Q8_0`, of `amax / 8` for `Q4_0`) plus the
 //! activations', which the kernels quantize to `Q8_0` blocks as ggml does
 //! (`tern_kernels::quant_q8`) so the dot products run in integers.
+//!
+//! A head kept as loaded ([`HeadFormat::Keep`]) in `Q6_K` (llama.cpp's ternary
+//! conversions store `output.weight` so: 6.56 bits per weight) runs on the same
+//! integer kernels with `Q8_0`-block activations; `F32` / `F16` / `BF16` heads take f32
+//! activations.
 
 use std::fmt;
 use std::str::FromStr;

@@ -91,8 +91,9 @@ pub(crate) fn ternary(
 }
 
 /// `out = W · xs` for the `xs.len() / cols` f32 tokens (the output head),
-/// token-major, split across `pool`. A `Q8_0` / `Q4_0` head takes `Q8_0`-block
-/// activations: they are quantized once here, before the split, not once per part.
+/// token-major, split across `pool`. A `Q8_0` / `Q4_0` / `Q6_K` head
+/// ([`Kernels::dense_uses_q8`]) takes `Q8_0`-block activations: they are quantized once
+/// here, before the split, not once per part.
 pub(crate) fn dense(
     kernels: &Kernels,
     pool: Option<&ComputePool>,

@@ -24,11 +24,15 @@
 //! The weight scales (f16) are converted with the same function as the reference
 //! ([`crate::formats::f16_le`], exact), not with NEON (the f16 vector types are
 //! unstable in Rust).
+//!
+//! `Q6_K` matrices take the same entry points ([`gemv`], [`gemm`]) with their own
+//! tiles, [`super::dense_q6k`].
 
 use std::arch::aarch64::*;
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use super::dense_q6k::Q6K;
 use super::dotprod::NeonDot;
 use super::neon::Neon;
 use super::{hsum4, Dot};
@@ -39,9 +43,11 @@ use crate::formats::{f16_le, q4_0, q8_0, GgmlType};
 use crate::quant_q8::{Q8Acts, GROUP};
 use crate::simd::dense_q8::{self, HeadTile, ROWS};
 
-/// Whether [`gemv`] / [`gemm`] apply: a `Q8_0` or `Q4_0` matrix on a NEON path.
+/// Whether [`gemv`] / [`gemm`] apply: a `Q8_0`, `Q4_0` or `Q6_K` matrix on a NEON path
+/// (`Q6_K` runs [`super::dense_q6k`]'s tiles).
 pub(crate) fn applies(path: Path, w: &DenseMatrix) -> bool {
-    matches!(path, Path::Neon | Path::NeonDot) && matches!(w.ggml_type(), GgmlType::Q8_0 | GgmlType::Q4_0)
+    matches!(path, Path::Neon | Path::NeonDot)
+        && matches!(w.ggml_type(), GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q6K)
 }
 
 /// A weight block format: where its 32 raw codes are.
@@ -105,7 +111,7 @@ unsafe fn scale(p: *const u8) -> f32 {
 /// 32-bit lane `l` (`0..4`) of `v` in every lane: 4 codes for every token of a group.
 #[target_feature(enable = "neon")]
 #[inline]
-fn splat(v: int8x16_t, l: usize) -> int8x16_t {
+pub(super) fn splat(v: int8x16_t, l: usize) -> int8x16_t {
     let v = vreinterpretq_s32_s8(v);
     vreinterpretq_s8_s32(match l {
         0 => vdupq_laneq_s32::<0>(v),
@@ -273,8 +279,10 @@ pub(crate) unsafe fn gemv(
     unsafe {
         match (path, w.ggml_type()) {
             (Path::NeonDot, GgmlType::Q4_0) => dense_q8::gemv::<Head<NeonDot, Q4>>(w, x, rows, out),
+            (Path::NeonDot, GgmlType::Q6K) => dense_q8::gemv::<Q6K<NeonDot>>(w, x, rows, out),
             (Path::NeonDot, _) => dense_q8::gemv::<Head<NeonDot, Q8>>(w, x, rows, out),
             (_, GgmlType::Q4_0) => dense_q8::gemv::<Head<Neon, Q4>>(w, x, rows, out),
+            (_, GgmlType::Q6K) => dense_q8::gemv::<Q6K<Neon>>(w, x, rows, out),
             _ => dense_q8::gemv::<Head<Neon, Q8>>(w, x, rows, out),
         }
     }
@@ -295,8 +303,10 @@ pub(crate) unsafe fn gemm(
     unsafe {
         match (path, w.ggml_type()) {
             (Path::NeonDot, GgmlType::Q4_0) => dense_q8::gemm::<Head<NeonDot, Q4>>(w, xs, rows, out),
+            (Path::NeonDot, GgmlType::Q6K) => dense_q8::gemm::<Q6K<NeonDot>>(w, xs, rows, out),
             (Path::NeonDot, _) => dense_q8::gemm::<Head<NeonDot, Q8>>(w, xs, rows, out),
             (_, GgmlType::Q4_0) => dense_q8::gemm::<Head<Neon, Q4>>(w, xs, rows, out),
+            (_, GgmlType::Q6K) => dense_q8::gemm::<Q6K<Neon>>(w, xs, rows, out),
             _ => dense_q8::gemm::<Head<Neon, Q8>>(w, xs, rows, out),
         }
     }

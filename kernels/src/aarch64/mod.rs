@@ -1,7 +1,7 @@
 //! The aarch64 SIMD paths: NEON ([`neon`], every aarch64 CPU) and NEON with the
 //! dot-product extension ([`dotprod`], `sdot`): the [`Tile`] kernels of the shared
-//! ternary driver ([`crate::simd::ternary`]), the `Q8_0` / `Q4_0` output-head kernels
-//! ([`dense_q8`]), and the NEON helpers they share.
+//! ternary driver ([`crate::simd::ternary`]), the `Q8_0` / `Q4_0` / `Q6_K` output-head
+//! kernels ([`dense_q8`], [`dense_q6k`]), and the NEON helpers they share.
 //!
 //! The two paths differ only in their [`Dot`] primitive, the int8 multiply-add; the
 //! kernels here are generic over it and each path instantiates them inside a function
@@ -21,6 +21,7 @@
 //! 128 activations read as eight consecutive 16-byte vectors. Codes are `0..=2`, valid
 //! `i8`, so both operands are signed bytes (`smull` / `sdot`), unlike x86's `u8 × i8`.
 
+pub(crate) mod dense_q6k;
 pub(crate) mod dense_q8;
 pub(crate) mod dotprod;
 pub(crate) mod neon;

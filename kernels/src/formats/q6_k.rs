@@ -41,27 +41,44 @@ pub fn dequantize(bytes: &[u8], out: &mut [f32]) -> Result<(), KernelError> {
     Ok(())
 }
 
-/// One 210-byte super-block into 256 values. Panics on shorter slices (internal callers
-/// pass exact chunks).
+/// Byte offset of `ql[128]` (the low 4 bits) in a super-block.
+pub(crate) const QL: usize = 0;
+/// Byte offset of `qh[64]` (the high 2 bits).
+pub(crate) const QH: usize = 128;
+/// Byte offset of `scales[16]` (`i8`, one per 16 values).
+pub(crate) const SCALES: usize = 192;
+/// Byte offset of the f16 super-block scale `d`.
+pub(crate) const D: usize = 208;
+
+/// The 256 centred 6-bit codes `q - 32` (`-32..=31`) of one 210-byte super-block, in
+/// value order (the decoding in the module docs, without the scales). Panics on shorter
+/// slices (internal callers pass exact chunks).
+#[inline]
+pub(crate) fn codes(block: &[u8], q: &mut [i8; BLOCK_VALUES]) {
+    for h in 0..2 {
+        let ql = &block[QL + 64 * h..QL + 64 * h + 64];
+        let qh = &block[QH + 32 * h..QH + 32 * h + 32];
+        let q = &mut q[128 * h..128 * h + 128];
+        for l in 0..32 {
+            q[l] = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i8 - 32;
+            q[l + 32] = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i8 - 32;
+            q[l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i8 - 32;
+            q[l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i8 - 32;
+        }
+    }
+}
+
+/// One 210-byte super-block into 256 values: `y[i] = d * sc[i / 16] * (q_i - 32)`. Panics
+/// on shorter slices (internal callers pass exact chunks).
 #[inline]
 pub(crate) fn dequantize_block(block: &[u8], y: &mut [f32]) {
-    let d = f16_le(&block[208..210]);
-    for h in 0..2 {
-        let ql = &block[64 * h..64 * h + 64];
-        let qh = &block[128 + 32 * h..128 + 32 * h + 32];
-        let sc = &block[192 + 8 * h..192 + 8 * h + 8];
-        let y = &mut y[128 * h..128 * h + 128];
-        for l in 0..32 {
-            let is = l / 16;
-            let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
-            let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-            let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-            let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
-            let s = |k: usize| (sc[is + k] as i8) as f32;
-            y[l] = d * s(0) * q1 as f32;
-            y[l + 32] = d * s(2) * q2 as f32;
-            y[l + 64] = d * s(4) * q3 as f32;
-            y[l + 96] = d * s(6) * q4 as f32;
+    let d = f16_le(&block[D..D + 2]);
+    let mut q = [0i8; BLOCK_VALUES];
+    codes(block, &mut q);
+    for ((y, q), &sc) in y.chunks_exact_mut(16).zip(q.chunks_exact(16)).zip(&block[SCALES..SCALES + 16]) {
+        let s = sc as i8 as f32;
+        for (y, &q) in y.iter_mut().zip(q) {
+            *y = d * s * q as f32;
         }
     }
 }

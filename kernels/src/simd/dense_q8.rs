@@ -1,10 +1,18 @@
-//! The `Q8_0` / `Q4_0` output-head GEMV / GEMM driver that every SIMD path shares (x86-64
-//! AVX2, aarch64 NEON with and without `sdot`), with **`Q8_0`-block activations**
-//! ([`Q8Acts`]). A path supplies a [`HeadTile`] per weight format: two kernels that each
-//! reduce every block to its exact integer dot `isum_b` and run the reference's f32 step
-//! `acc = fma(isum_b, d_w,b · d_x,b, acc)` in ascending `b`, one f32 lane per (row,
-//! token), so the results are [`crate::scalar::dense_q8`]'s bit for bit, whatever the
-//! path, the batch size, the tiling or the split of rows across threads.
+//! The `Q8_0` / `Q4_0` / `Q6_K` output-head GEMV / GEMM driver that every SIMD path
+//! shares (x86-64 AVX2, aarch64 NEON with and without `sdot`), with **`Q8_0`-block
+//! activations** ([`Q8Acts`]). A path supplies a [`HeadTile`] per weight format: two
+//! kernels that each reduce every 32-value activation block `b` to its exact integer
+//! dot `isum_b` and run the reference's f32 step `acc = fma(isum_b, d_w,b · d_x,b, acc)`
+//! in ascending `b`, one f32 lane per (row, token), so the results are
+//! [`crate::scalar::dense_q8`]'s bit for bit, whatever the path, the batch size, the
+//! tiling or the split of rows across threads.
+//!
+//! The driver only hands a tile row pointers and the number of **activation blocks**
+//! (32 values each); how a row's bytes are laid out is the tile's business. A `Q8_0` /
+//! `Q4_0` tile steps one weight block per activation block; a `Q6_K` tile walks
+//! super-blocks of 256 values (8 activation blocks; `Q6_K` rows are a multiple of 256
+//! values long, so `blocks` is a multiple of 8) and still runs one f32 step per
+//! activation block.
 //!
 //! - **Rows as lanes** ([`HeadTile::rows`]; GEMV, and GEMM tails of fewer than
 //!   [`GROUP_MIN`] tokens): one token against [`ROWS`] rows.
@@ -31,14 +39,16 @@ pub(crate) const ROWS: usize = 4;
 /// activations.
 const CHUNK_BYTES: usize = 128 << 10;
 
-/// A path's kernels for one weight format (`Q8_0` or `Q4_0`). `codes`, `scales` and
-/// `bsums8` are a token's ([`Q8Acts::codes`], [`Q8Acts::scales`], `Q8Acts::bsums8`) or a
-/// group's (`Q8Acts::group`) arrays.
+/// A path's kernels for one weight format (`Q8_0`, `Q4_0` or `Q6_K`). `codes`, `scales`
+/// and `bsums8` are a token's ([`Q8Acts::codes`], [`Q8Acts::scales`], `Q8Acts::bsums8`)
+/// or a group's (`Q8Acts::group`) arrays; `blocks` counts 32-value activation blocks
+/// (`cols / 32`). Tiles that do not need `bsums8` (formats with signed codes) ignore it.
 ///
 /// # Safety (for callers of both methods)
 ///
 /// The CPU supports the implementing path's target features; every row pointer is
-/// valid for reads of `blocks` blocks of the implementing format.
+/// valid for reads of one row of `32 · blocks` values in the implementing format, and
+/// `32 · blocks` is a multiple of that format's block size.
 pub(crate) trait HeadTile {
     /// One token against [`ROWS`] rows: lane `r` is row `r`'s
     /// `Σ_b isum_b · d_w,b · d_x,b`, fused, in ascending `b`. `codes` is valid for
@@ -138,8 +148,9 @@ unsafe fn token_tile<K: HeadTile>(
         let rp: [*const u8; ROWS] =
             std::array::from_fn(|r| w.row_bytes(rows.start + i0 + r.min(real - 1)).as_ptr());
         // SAFETY: the caller's contract: the features and format; every row holds
-        // `blocks` blocks; the token holds `32 · blocks` codes (in range: a `Q8Acts`
-        // invariant) and `blocks` scales and offsets.
+        // `32 · blocks` values (`w.cols()`, checked equal to `xs.cols()`); the token
+        // holds `32 · blocks` codes (in range: a `Q8Acts` invariant) and `blocks` scales
+        // and offsets.
         let v = unsafe { K::rows(rp, codes.as_ptr(), scales.as_ptr(), bsums8.as_ptr(), blocks) };
         out[o0 + i0..o0 + i0 + real].copy_from_slice(&v[..real]);
     }
@@ -165,8 +176,8 @@ unsafe fn group_tile<K: HeadTile>(
     let (codes, scales, bsums8) = xs.group(g);
     for i in part {
         let row = w.row_bytes(rows.start + i).as_ptr();
-        // SAFETY: the caller's contract: the features and format, `blocks` blocks in the
-        // row; the group holds `256 · blocks` codes and `8 · blocks` scales and offsets.
+        // SAFETY: the caller's contract: the features and format, `32 · blocks` values in
+        // the row; the group holds `256 · blocks` codes and `8 · blocks` scales and offsets.
         let v = unsafe { K::group(row, codes.as_ptr(), scales.as_ptr(), bsums8.as_ptr(), blocks) };
         for (j, v) in v.into_iter().take(real).enumerate() {
             out[(t0 + j) * nr + i] = v;

@@ -30,11 +30,13 @@
 //! group kernel adds a block's eight in `i16` (at most 30480) before widening once.
 //!
 //! The GEMM loop and the tiling around these kernels are the shared driver's,
-//! [`crate::simd::dense_q8`].
+//! [`crate::simd::dense_q8`]. `Q6_K` matrices take the same entry points ([`gemv`],
+//! [`gemm`]) with their own tile, [`super::dense_q6k`].
 
 use std::arch::x86_64::*;
 use std::ops::Range;
 
+use super::dense_q6k::Q6K;
 use super::hsum4;
 use crate::dense::DenseMatrix;
 use crate::error::KernelError;
@@ -42,10 +44,10 @@ use crate::formats::{q4_0, q8_0, GgmlType};
 use crate::quant_q8::{Q8Acts, GROUP};
 use crate::simd::dense_q8::{self, HeadTile, ROWS};
 
-/// Whether [`gemv`] / [`gemm`] apply: a `Q8_0` or `Q4_0` matrix on a CPU with AVX2, FMA
-/// and F16C.
+/// Whether [`gemv`] / [`gemm`] apply: a `Q8_0`, `Q4_0` or `Q6_K` matrix on a CPU with
+/// AVX2, FMA and F16C.
 pub(crate) fn applies(w: &DenseMatrix) -> bool {
-    matches!(w.ggml_type(), GgmlType::Q8_0 | GgmlType::Q4_0)
+    matches!(w.ggml_type(), GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q6K)
         && is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
         && is_x86_feature_detected!("f16c")
@@ -187,10 +189,10 @@ pub(crate) unsafe fn gemv(
 ) -> Result<(), KernelError> {
     // SAFETY: `applies` checked the features; the kernel matches `w`'s format.
     unsafe {
-        if w.ggml_type() == GgmlType::Q4_0 {
-            dense_q8::gemv::<Q4>(w, x, rows, out)
-        } else {
-            dense_q8::gemv::<Q8>(w, x, rows, out)
+        match w.ggml_type() {
+            GgmlType::Q4_0 => dense_q8::gemv::<Q4>(w, x, rows, out),
+            GgmlType::Q6K => dense_q8::gemv::<Q6K>(w, x, rows, out),
+            _ => dense_q8::gemv::<Q8>(w, x, rows, out),
         }
     }
 }
@@ -207,10 +209,10 @@ pub(crate) unsafe fn gemm(
 ) -> Result<(), KernelError> {
     // SAFETY: as in `gemv`.
     unsafe {
-        if w.ggml_type() == GgmlType::Q4_0 {
-            dense_q8::gemm::<Q4>(w, xs, rows, out)
-        } else {
-            dense_q8::gemm::<Q8>(w, xs, rows, out)
+        match w.ggml_type() {
+            GgmlType::Q4_0 => dense_q8::gemm::<Q4>(w, xs, rows, out),
+            GgmlType::Q6K => dense_q8::gemm::<Q6K>(w, xs, rows, out),
+            _ => dense_q8::gemm::<Q8>(w, xs, rows, out),
         }
     }
 }

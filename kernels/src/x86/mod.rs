@@ -1,9 +1,11 @@
 //! The x86-64 SIMD paths: AVX2 ([`avx2`]) and AVX-512 VNNI ([`vnni`]), the
 //! [`Tile`] kernels of the shared ternary driver ([`crate::simd::ternary`]); the
-//! output-head kernels ([`dense_f16`], [`dense_q8`]); and the AVX2 helpers they share.
+//! output-head kernels ([`dense_f16`], [`dense_q8`], [`dense_q6k`]); and the AVX2 helpers
+//! they share.
 
 pub(crate) mod avx2;
 pub(crate) mod dense_f16;
+pub(crate) mod dense_q6k;
 pub(crate) mod dense_q8;
 pub(crate) mod vnni;
 
