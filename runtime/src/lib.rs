@@ -57,6 +57,7 @@ pub mod __loom {
     pub use crate::park::{Parker, Unparker};
     pub use crate::scheduler::multi_thread::idle::Idle;
     pub use crate::scheduler::multi_thread::queue::{Local, LOCAL_QUEUE_CAPACITY};
+    pub use crate::sync::mpsc::atomic_waker::AtomicWaker;
     pub use crate::task::CancelToken;
     pub use crate::task::{spawn_task, Notified, OwnedTasks, Schedule, Task};
 }

@@ -217,6 +217,7 @@ impl Semaphore {
     }
 
     /// `true` once [`close`](Semaphore::close) was called.
+    #[inline]
     pub fn is_closed(&self) -> bool {
         self.permits.load(Ordering::Acquire) & CLOSED == CLOSED
     }

@@ -10,6 +10,7 @@ use super::chan::{Chan, Reserve};
 use super::error::{SendError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::coop;
 use crate::loom::Arc;
+use crate::sync::semaphore;
 
 /// Creates a bounded channel that buffers at most `capacity` messages.
 ///
@@ -62,28 +63,42 @@ pub struct OwnedPermit<T> {
     sender: Option<Sender<T>>,
 }
 
-/// Waits for a slot: the future behind `send` and `reserve`. Dropping it gives up
-/// its place in the queue, or passes on the slot it was handed.
+/// Waits for a slot: the future behind `send` and `reserve`, the semaphore's
+/// acquire of one permit. Dropping it gives up its place in the queue, or passes
+/// on the slot it was handed.
 struct Acquire<'a, T> {
     chan: &'a Chan<T>,
-    waiter: Option<usize>,
+    /// `None` once finished.
+    inner: Option<semaphore::Acquire<'a>>,
+}
+
+impl<'a, T> Acquire<'a, T> {
+    fn new(chan: &'a Chan<T>) -> Acquire<'a, T> {
+        Acquire { chan, inner: Some(chan.acquire()) }
+    }
 }
 
 impl<T> Future for Acquire<'_, T> {
     type Output = Result<(), ()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
-        let coop = ready!(coop::poll_proceed(cx));
-        let this = &mut *self;
-        let r = ready!(this.chan.poll_reserve(&mut this.waiter, cx));
-        coop.made_progress();
-        Poll::Ready(r)
+        let inner = self.inner.as_mut().expect("mpsc Acquire polled after completion");
+        // The semaphore's acquire spends the co-operative budget itself.
+        let r = ready!(Pin::new(inner).poll(cx));
+        self.inner = None;
+        Poll::Ready(match r {
+            Ok(()) => self.chan.acquired(),
+            Err(_) => Err(()),
+        })
     }
 }
 
 impl<T> Drop for Acquire<'_, T> {
     fn drop(&mut self) {
-        self.chan.cancel_reserve(&mut self.waiter);
+        if let Some(inner) = self.inner.take() {
+            drop(inner);
+            self.chan.acquire_cancelled();
+        }
     }
 }
 
@@ -175,7 +190,7 @@ impl<T> Sender<T> {
     /// Errors when the receiver closed or was dropped. Cancel safety: as
     /// [`Sender::send`]; no slot is held until this returns.
     pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        match (Acquire { chan: &self.chan, waiter: None }).await {
+        match Acquire::new(&self.chan).await {
             Ok(()) => Ok(Permit { chan: &self.chan }),
             Err(()) => Err(SendError(())),
         }
@@ -183,7 +198,7 @@ impl<T> Sender<T> {
 
     /// Like [`Sender::reserve`], for a permit that owns this sender.
     pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
-        let r = (Acquire { chan: &self.chan, waiter: None }).await;
+        let r = Acquire::new(&self.chan).await;
         match r {
             Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
             Err(()) => Err(SendError(())),
@@ -278,7 +293,8 @@ impl<T> fmt::Debug for WeakSender<T> {
 impl<T> Permit<'_, T> {
     /// Sends `value` on the reserved slot; never waits, never fails. After the
     /// receiver called `close` the message is still delivered; after the receiver
-    /// was dropped it is dropped.
+    /// was dropped it is dropped (if the drop is still in progress, possibly only
+    /// when the channel is freed).
     pub fn send(self, value: T) {
         let chan = self.chan;
         std::mem::forget(self);
@@ -354,14 +370,21 @@ impl<T> Drop for Closed<'_, T> {
 }
 
 /// Receiver operations shared with the unbounded receiver.
-pub(super) fn poll_recv<T>(chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+///
+/// # Safety
+/// The caller is the channel's only receiver, with `&mut` access to it (no other
+/// receiver-side call runs at the same time).
+pub(super) unsafe fn poll_recv<T>(chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
     let coop = ready!(coop::poll_proceed(cx));
-    let v = ready!(chan.poll_recv(cx));
+    // SAFETY: forwarded from the caller.
+    let v = ready!(unsafe { chan.poll_recv(cx) });
     coop.made_progress();
     Poll::Ready(v)
 }
 
-pub(super) fn poll_recv_many<T>(
+/// # Safety
+/// As [`poll_recv`].
+pub(super) unsafe fn poll_recv_many<T>(
     chan: &Chan<T>,
     cx: &mut Context<'_>,
     buffer: &mut Vec<T>,
@@ -371,7 +394,8 @@ pub(super) fn poll_recv_many<T>(
         return Poll::Ready(0);
     }
     let coop = ready!(coop::poll_proceed(cx));
-    let n = ready!(chan.poll_recv_many(cx, buffer, limit));
+    // SAFETY: forwarded from the caller.
+    let n = ready!(unsafe { chan.poll_recv_many(cx, buffer, limit) });
     coop.made_progress();
     Poll::Ready(n)
 }
@@ -384,7 +408,8 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safety: dropping the future loses no message.
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| poll_recv(&self.chan, cx)).await
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        poll_fn(|cx| unsafe { poll_recv(&self.chan, cx) }).await
     }
 
     /// Receives the next message from synchronous code: [`Receiver::recv`],
@@ -426,34 +451,41 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safe, as [`Receiver::recv`].
     pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
-        poll_fn(|cx| poll_recv_many(&self.chan, cx, buffer, limit)).await
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        poll_fn(|cx| unsafe { poll_recv_many(&self.chan, cx, buffer, limit) }).await
     }
 
     /// Receives a message if one is buffered, never waiting.
     ///
-    /// Errors: [`TryRecvError::Empty`] when senders may still send,
-    /// [`TryRecvError::Disconnected`] when the channel is closed and drained.
+    /// Errors: [`TryRecvError::Empty`] when senders may still send (or a send
+    /// is still writing the next message), [`TryRecvError::Disconnected`] when
+    /// the channel is closed and drained.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        unsafe { self.chan.try_recv() }
     }
 
     /// Polls for the next message (as [`Receiver::recv`]); on `Pending` the
     /// waker of the most recent call is woken when a message arrives or the
     /// channel closes.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        poll_recv(&self.chan, cx)
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        unsafe { poll_recv(&self.chan, cx) }
     }
 
     /// Polls for up to `limit` messages (as [`Receiver::recv_many`]).
     pub fn poll_recv_many(&mut self, cx: &mut Context<'_>, buffer: &mut Vec<T>, limit: usize) -> Poll<usize> {
-        poll_recv_many(&self.chan, cx, buffer, limit)
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        unsafe { poll_recv_many(&self.chan, cx, buffer, limit) }
     }
 
     /// Closes the channel: sends fail from now on (outstanding [`Permit`]s still
     /// deliver), senders waiting for a slot fail, and `recv` returns what is
     /// buffered, then `None`.
     pub fn close(&mut self) {
-        self.chan.close_rx();
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes
+        // other receiver-side calls.
+        unsafe { self.chan.close_rx() };
     }
 
     /// `true` once closed by [`Receiver::close`] or by every sender dropping.
@@ -461,9 +493,12 @@ impl<T> Receiver<T> {
         self.chan.is_closed() || self.chan.sender_count() == 0
     }
 
-    /// Messages buffered now.
+    /// Messages buffered now (a send that is still writing its message counts
+    /// already).
     pub fn len(&self) -> usize {
-        self.chan.len()
+        // SAFETY: `self` is the channel's only receiver; `&self` excludes every
+        // receiver-side call but other `len`s.
+        unsafe { self.chan.len() }
     }
 
     /// `true` when nothing is buffered.
@@ -489,7 +524,8 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.chan.drop_rx();
+        // SAFETY: `self` is the channel's only receiver, dropped once.
+        unsafe { self.chan.drop_rx() };
     }
 }
 

@@ -18,6 +18,21 @@
 //! Every await point spends one unit of the task's co-operative budget
 //! ([`crate::coop`]) when it completes.
 //!
+//! Implementation: sends and receives are lock-free. Messages go through a linked
+//! list of fixed-size blocks where each send claims its slot with one atomic
+//! add; a bounded channel's slots are a FIFO [`Semaphore`](crate::sync::Semaphore)
+//! of `capacity` permits. A few effects of that are visible:
+//!
+//! - a send is "in the channel" from the moment it claims its slot, slightly
+//!   before its message can be received: [`Receiver::len`] counts it already, and
+//!   [`Receiver::try_recv`] may return [`TryRecvError::Empty`](error::TryRecvError)
+//!   in that short window (it does not wait for the writer; `recv` is woken by it);
+//! - after [`Receiver::close`], `recv` returns `None` only once every [`Permit`]
+//!   is back, including a slot just handed to a waiting sender, which fails with
+//!   its value once it runs;
+//! - a message sent (on a [`Permit`]) at the very moment the receiver is dropped
+//!   may stay in the channel until the last sender is gone, and is dropped then.
+//!
 //! Synchronous code (a plain thread, a `spawn_blocking` job) talks to async code
 //! through [`Sender::blocking_send`], [`Receiver::blocking_recv`] and
 //! [`UnboundedReceiver::blocking_recv`], which park the calling thread; they
@@ -42,9 +57,11 @@
 //! })
 //! ```
 
+pub(crate) mod atomic_waker;
 mod bounded;
 mod chan;
 pub mod error;
+mod queue;
 mod unbounded;
 pub(crate) mod wait_list;
 

@@ -117,7 +117,8 @@ impl<T> UnboundedReceiver<T> {
     ///
     /// Cancel safety: dropping the future loses no message.
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| poll_recv(&self.chan, cx)).await
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        poll_fn(|cx| unsafe { poll_recv(&self.chan, cx) }).await
     }
 
     /// Receives the next message from synchronous code:
@@ -149,29 +150,35 @@ impl<T> UnboundedReceiver<T> {
     /// Receives up to `limit` messages into `buffer`, waiting for at least one;
     /// `0` means `limit` was 0 or the channel is closed and drained. Cancel safe.
     pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
-        poll_fn(|cx| poll_recv_many(&self.chan, cx, buffer, limit)).await
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        poll_fn(|cx| unsafe { poll_recv_many(&self.chan, cx, buffer, limit) }).await
     }
 
     /// Receives a buffered message without waiting (errors as the bounded
     /// [`Receiver::try_recv`](super::Receiver::try_recv)).
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        unsafe { self.chan.try_recv() }
     }
 
     /// Polls for the next message (as [`UnboundedReceiver::recv`]).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        poll_recv(&self.chan, cx)
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        unsafe { poll_recv(&self.chan, cx) }
     }
 
     /// Polls for up to `limit` messages.
     pub fn poll_recv_many(&mut self, cx: &mut Context<'_>, buffer: &mut Vec<T>, limit: usize) -> Poll<usize> {
-        poll_recv_many(&self.chan, cx, buffer, limit)
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes other receiver-side calls.
+        unsafe { poll_recv_many(&self.chan, cx, buffer, limit) }
     }
 
     /// Closes the channel: sends fail from now on; buffered messages can still
     /// be received.
     pub fn close(&mut self) {
-        self.chan.close_rx();
+        // SAFETY: `self` is the channel's only receiver and `&mut self` excludes
+        // other receiver-side calls.
+        unsafe { self.chan.close_rx() };
     }
 
     /// `true` once closed or every sender dropped.
@@ -179,9 +186,12 @@ impl<T> UnboundedReceiver<T> {
         self.chan.is_closed() || self.chan.sender_count() == 0
     }
 
-    /// Messages buffered now.
+    /// Messages buffered now (a send that is still writing its message counts
+    /// already).
     pub fn len(&self) -> usize {
-        self.chan.len()
+        // SAFETY: `self` is the channel's only receiver; `&self` excludes every
+        // receiver-side call but other `len`s.
+        unsafe { self.chan.len() }
     }
 
     /// `true` when nothing is buffered.
@@ -197,7 +207,8 @@ impl<T> UnboundedReceiver<T> {
 
 impl<T> Drop for UnboundedReceiver<T> {
     fn drop(&mut self) {
-        self.chan.drop_rx();
+        // SAFETY: `self` is the channel's only receiver, dropped once.
+        unsafe { self.chan.drop_rx() };
     }
 }
 

@@ -137,11 +137,6 @@ impl Permits {
         Permits { available, waiters: WaitList::new() }
     }
 
-    /// Units that no one holds or is being handed.
-    pub(crate) fn available(&self) -> usize {
-        self.available
-    }
-
     /// Takes a unit if one is free and nobody waits for one.
     pub(crate) fn try_acquire(&mut self) -> bool {
         if self.available > 0 && self.waiters.is_empty() {
