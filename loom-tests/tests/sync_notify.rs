@@ -161,3 +161,25 @@ fn woken_waiter_completes_without_the_lock() {
         assert!(poll_once(pin!(notify.notified())).is_pending());
     });
 }
+
+/// Ping-pong: the main thread waits on `ping` twice, so its second wait reuses the
+/// slot of its first (the queue keeps woken waiters' slots as spares), while the
+/// other thread, which put that slot among the spares, waits on `pong` and
+/// notifies again. Every notification reaches its waiter (a lost one hangs).
+#[test]
+fn waiter_slot_reused_across_waits() {
+    loom::model(|| {
+        let ping = Arc::new(Notify::new());
+        let pong = Arc::new(Notify::new());
+        let (ping2, pong2) = (ping.clone(), pong.clone());
+        let th = thread::spawn(move || {
+            ping2.notify_one();
+            block_on(pong2.notified());
+            ping2.notify_one();
+        });
+        block_on(ping.notified());
+        pong.notify_one();
+        block_on(ping.notified());
+        th.join().unwrap();
+    });
+}

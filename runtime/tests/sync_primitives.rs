@@ -577,6 +577,38 @@ fn notify_one_wakes_in_fifo_order() {
 }
 
 #[test]
+fn notify_slots_are_reused_only_once_released() {
+    // The queue keeps the slots of waiters that left it for reuse; a slot whose
+    // `Notified` was woken but not polled yet must not be handed to a new waiter.
+    let n = Notify::new();
+    for round in 0..3 {
+        let mut a = pin!(n.notified());
+        assert!(noop_poll(a.as_mut()).is_pending());
+        n.notify_one(); // `a` leaves the queue, its slot becomes a spare
+        let mut b = pin!(n.notified());
+        assert!(noop_poll(b.as_mut()).is_pending(), "round {round}: b took a's notification");
+        assert!(noop_poll(a.as_mut()).is_ready(), "round {round}: a lost its notification");
+        assert!(noop_poll(b.as_mut()).is_pending(), "round {round}");
+        n.notify_one();
+        assert!(noop_poll(b.as_mut()).is_ready(), "round {round}: b missed its notification");
+    }
+    // Many waiters, many waits: every notification reaches exactly its waiter.
+    for _ in 0..100 {
+        let mut ws: Vec<_> = (0..6).map(|_| Box::pin(n.notified())).collect();
+        for w in &mut ws {
+            assert!(noop_poll(w.as_mut()).is_pending());
+        }
+        for i in 0..ws.len() {
+            n.notify_one();
+            assert!(noop_poll(ws[i].as_mut()).is_ready());
+            if let Some(next) = ws.get_mut(i + 1) {
+                assert!(noop_poll(next.as_mut()).is_pending());
+            }
+        }
+    }
+}
+
+#[test]
 fn notify_waiters_wakes_all_without_permit() {
     let n = Notify::new();
     let (fa, wa) = Flag::new();

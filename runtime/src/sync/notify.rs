@@ -24,7 +24,10 @@
 //!   critical section, so a woken waiter completes by reading its slot, without
 //!   the lock; it takes the lock only to renew its waker or to leave the queue,
 //!   and then reads the slot again under the lock (where a zero slot means its
-//!   entry is still queued under its key).
+//!   entry is still queued under its key). Slots are `Arc`s, reused: the queue
+//!   keeps a few slots of waiters that left it and hands one to a new waiter once
+//!   its previous `Notified` has dropped its clone (`Arc::get_mut`), so a task
+//!   that waits in a loop allocates no slot per wait.
 
 use std::fmt;
 use std::future::Future;
@@ -34,7 +37,8 @@ use std::task::{ready, Context, Poll, Waker};
 use super::waiters::{set_waker, SlabList, WakeList};
 use crate::coop;
 use crate::loom::{
-    Arc, AtomicUsize, Mutex, MutexGuard, Ordering::Acquire, Ordering::Release, Ordering::SeqCst,
+    Arc, AtomicUsize, Mutex, MutexGuard, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+    Ordering::SeqCst,
 };
 
 const EMPTY: usize = 0;
@@ -78,7 +82,44 @@ fn calls(word: usize) -> usize {
 /// ```
 pub struct Notify {
     state: AtomicUsize,
-    waiters: Mutex<SlabList<Waiter>>,
+    waiters: Mutex<Queue>,
+}
+
+/// The waiter queue and the slots kept for reuse, under `Notify::waiters`.
+struct Queue {
+    list: SlabList<Waiter>,
+    /// Slots of waiters that left the queue, reused once their `Notified` has
+    /// dropped its clone (at most [`SPARE_SLOTS`]): a task that waits again and
+    /// again allocates no new slot.
+    spare: Vec<Slot>,
+}
+
+/// Spare slots a `Notify` keeps.
+const SPARE_SLOTS: usize = 4;
+
+impl Queue {
+    /// A `PENDING` slot for a new waiter: a spare that nobody else holds any more,
+    /// or a new one.
+    fn take_slot(&mut self) -> Slot {
+        // `get_mut` succeeds only for the last reference, and its check synchronises
+        // with the drop of every other clone, so the `Notified` that used the slot
+        // is done with it before the store below.
+        match self.spare.iter_mut().position(|s| Arc::get_mut(s).is_some()) {
+            Some(i) => {
+                let slot = self.spare.swap_remove(i);
+                slot.store(PENDING, Relaxed);
+                slot
+            }
+            None => Slot::new(AtomicUsize::new(PENDING)),
+        }
+    }
+
+    /// Keeps the slot of a waiter that left the queue, if there is room.
+    fn recycle(&mut self, slot: Slot) {
+        if self.spare.len() < SPARE_SLOTS {
+            self.spare.push(slot);
+        }
+    }
 }
 
 struct Waiter {
@@ -103,7 +144,10 @@ const BY_ALL: usize = 3;
 impl Notify {
     /// A `Notify` with no stored permit.
     pub fn new() -> Notify {
-        Notify { state: AtomicUsize::new(EMPTY), waiters: Mutex::new(SlabList::new()) }
+        Notify {
+            state: AtomicUsize::new(EMPTY),
+            waiters: Mutex::new(Queue { list: SlabList::new(), spare: Vec::new() }),
+        }
     }
 
     /// A future that completes when this is notified. It receives
@@ -141,9 +185,9 @@ impl Notify {
                 Err(actual) => curr = actual,
             }
         }
-        let mut list = self.waiters.lock();
-        let waker = self.notify_locked(&mut list, store);
-        drop(list);
+        let mut q = self.waiters.lock();
+        let waker = self.notify_locked(&mut q, store);
+        drop(q);
         if let Some(w) = waker {
             w.wake();
         }
@@ -151,13 +195,14 @@ impl Notify {
 
     /// Under the lock: gives a notification to the front waiter, or stores a
     /// permit (if `store`) when none waits. Returns the waker to fire.
-    fn notify_locked(&self, list: &mut MutexGuard<'_, SlabList<Waiter>>, store: bool) -> Option<Waker> {
+    fn notify_locked(&self, q: &mut MutexGuard<'_, Queue>, store: bool) -> Option<Waker> {
         let mut curr = self.state.load(SeqCst);
         loop {
             if get_state(curr) == WAITING {
-                let waiter = list.take_front().expect("WAITING with an empty queue");
+                let waiter = q.list.take_front().expect("WAITING with an empty queue");
                 waiter.slot.store(if store { BY_ONE_STORE } else { BY_ONE }, Release);
-                if list.is_empty() {
+                q.recycle(waiter.slot);
+                if q.list.is_empty() {
                     // Nobody changes a WAITING state without the lock.
                     self.state.store(set_state(curr, EMPTY), SeqCst);
                 }
@@ -187,13 +232,14 @@ impl Notify {
         }
         let mut wakers = WakeList::new();
         {
-            let mut list = self.waiters.lock();
+            let mut q = self.waiters.lock();
             let curr = self.state.load(SeqCst);
             if get_state(curr) == WAITING {
-                wakers.reserve(list.len());
-                while let Some(waiter) = list.take_front() {
+                wakers.reserve(q.list.len());
+                while let Some(waiter) = q.list.take_front() {
                     waiter.slot.store(BY_ALL, Release);
                     wakers.push(waiter.waker);
+                    q.recycle(waiter.slot);
                 }
                 self.state.store(set_state(curr.wrapping_add(CALL_ONE), EMPTY), SeqCst);
             } else {
@@ -263,14 +309,14 @@ impl Notified<'_> {
                     return Poll::Ready(());
                 }
                 let Some(w) = waker else { return Poll::Pending };
-                let mut list = notify.waiters.lock();
+                let mut q = notify.waiters.lock();
                 if slot.load(Acquire) != PENDING {
-                    drop(list);
+                    drop(q);
                     self.stage = Stage::Done;
                     return Poll::Ready(());
                 }
                 // Still PENDING under the lock: the entry is queued under `key`.
-                set_waker(&mut list.get_mut(key).waker, w);
+                set_waker(&mut q.list.get_mut(key).waker, w);
                 Poll::Pending
             }
             Stage::Init => {
@@ -292,8 +338,7 @@ impl Notified<'_> {
                         Err(actual) => curr = actual,
                     }
                 }
-                let slot = Slot::new(AtomicUsize::new(PENDING));
-                let mut list = notify.waiters.lock();
+                let mut q = notify.waiters.lock();
                 let mut curr = notify.state.load(SeqCst);
                 loop {
                     if calls(curr) != self.calls {
@@ -314,7 +359,8 @@ impl Notified<'_> {
                         Err(actual) => curr = actual,
                     }
                 }
-                let key = list.push_back(Waiter { waker: waker.cloned(), slot: slot.clone() });
+                let slot = q.take_slot();
+                let key = q.list.push_back(Waiter { waker: waker.cloned(), slot: slot.clone() });
                 self.stage = Stage::Waiting(key, slot);
                 Poll::Pending
             }
@@ -343,12 +389,13 @@ impl Drop for Notified<'_> {
             // Nothing to hand on, and the entry is gone.
             return;
         }
-        let mut list = notify.waiters.lock();
+        let mut q = notify.waiters.lock();
         let store = match slot.load(Acquire) {
             PENDING => {
                 // Still queued under `key`: leave the queue.
-                list.remove(key);
-                if list.is_empty() {
+                let waiter = q.list.remove(key);
+                q.recycle(waiter.slot);
+                if q.list.is_empty() {
                     let curr = notify.state.load(SeqCst);
                     if get_state(curr) == WAITING {
                         notify.state.store(set_state(curr, EMPTY), SeqCst);
@@ -361,8 +408,8 @@ impl Drop for Notified<'_> {
             _ => return,
         };
         // Picked by `notify_one` but never completed: pass it on.
-        let waker = notify.notify_locked(&mut list, store);
-        drop(list);
+        let waker = notify.notify_locked(&mut q, store);
+        drop(q);
         if let Some(w) = waker {
             w.wake();
         }
