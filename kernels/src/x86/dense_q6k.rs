@@ -36,6 +36,7 @@
 
 use std::arch::x86_64::*;
 
+use super::dense_q8::f16_at;
 use super::hsum4;
 use crate::formats::q6_k;
 use crate::quant_q8::{BLOCK_VALUES, GROUP};
@@ -132,9 +133,8 @@ fn pick_scales<const K: usize>(s: __m256i) -> __m256i {
 #[target_feature(enable = "f16c")]
 #[inline]
 unsafe fn super_scale(p: *const u8) -> f32 {
-    // SAFETY: bytes `D .. D + 2` lie inside the super-block (caller); unaligned read.
-    let bits = u16::from_le(unsafe { p.add(q6_k::D).cast::<u16>().read_unaligned() });
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
+    // SAFETY: bytes `D .. D + 2` lie inside the super-block (caller).
+    unsafe { f16_at(p.add(q6_k::D)) }
 }
 
 impl HeadTile for Q6K {

@@ -101,6 +101,18 @@ unsafe fn f16_bits(p: *const u8) -> i16 {
     i16::from_le(unsafe { p.cast::<i16>().read_unaligned() })
 }
 
+/// The little-endian f16 at `p`, as f32 (exact; F16C).
+///
+/// # Safety
+/// F16C is available; `p` is valid for reads of 2 bytes.
+#[target_feature(enable = "f16c")]
+#[inline]
+pub(super) unsafe fn f16_at(p: *const u8) -> f32 {
+    // SAFETY: two readable bytes (caller).
+    let bits = unsafe { f16_bits(p) } as u16;
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
+}
+
 /// `Q8_0`: f16 `d`, 32 × i8.
 struct Q8;
 
@@ -312,7 +324,7 @@ unsafe fn group_dots<B: Block>(
             if B::NIBBLES {
                 isum = _mm256_sub_epi32(isum, _mm256_loadu_si256(bsums8.add(8 * b).cast()));
             }
-            let dw = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(f16_bits(p) as u16))));
+            let dw = f16_at(p);
             (isum, _mm256_set1_ps(dw), _mm256_loadu_ps(scales.add(8 * b)))
         };
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, dx), acc);
